@@ -1,0 +1,112 @@
+"""Keras layers of binary networks that Larq does not ship.
+
+All are registered under the ``dwr_larq`` package, so ``tf.keras.models.load_model``
+restores them without ``custom_objects`` once ``dwr_larq`` is imported.
+"""
+
+import math
+
+import larq as lq
+import tensorflow as tf
+
+_register = tf.keras.utils.register_keras_serializable(package="dwr_larq")
+
+
+@_register
+class Shift(tf.keras.layers.Layer):
+    """Learnable per-channel shift (ReActNet's ``LearnableBias``): ``x + b``."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(
+            name="bias", shape=(int(input_shape[-1]),), initializer="zeros"
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+
+@_register
+class RSign(lq.quantizers.Quantizer):
+    """ReActNet's RSign: a learnable per-channel shift, then sign.
+
+    It is a Larq quantizer (and so also a Keras layer), so it can sit inside a
+    ``QuantConv2D`` as its ``input_quantizer``: Larq's profile then counts the
+    convolution's MACs as binary and LCE fuses the sign into ``LceQuantize``.
+    The gradient of the sign is ApproxSign's, as in ReActNet.
+    """
+
+    precision = 1
+
+    def build(self, input_shape):
+        self.shift = self.add_weight(
+            name="shift", shape=(int(input_shape[-1]),), initializer="zeros"
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return lq.quantizers.approx_sign(inputs + self.shift)
+
+
+@_register
+class RPReLU(tf.keras.layers.Layer):
+    """ReActNet's RPReLU: shift, per-channel PReLU, shift."""
+
+    def __init__(self, alpha_initializer=0.25, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_initializer = alpha_initializer
+
+    def build(self, input_shape):
+        self.shift_in = Shift(name="shift_in")
+        self.prelu = tf.keras.layers.PReLU(
+            alpha_initializer=tf.keras.initializers.Constant(self.alpha_initializer),
+            shared_axes=[1, 2],
+            name="prelu",
+        )
+        self.shift_out = Shift(name="shift_out")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return self.shift_out(self.prelu(self.shift_in(inputs)))
+
+    def get_config(self):
+        return {**super().get_config(), "alpha_initializer": self.alpha_initializer}
+
+
+@_register
+class ChannelAlign(tf.keras.layers.Layer):
+    """Widens (or narrows) a feature map to ``width`` channels without a full conv.
+
+    DWR's alignment layer between a stem and a first stage of another width: a
+    depthwise 1x1 conv + BN of the input, concatenated with the input, cut to
+    ``width`` channels, then PReLU. Costs C params instead of C * width.
+    """
+
+    def __init__(self, width, **kwargs):
+        super().__init__(**kwargs)
+        if int(width) < 1:
+            raise ValueError(f"ChannelAlign width must be >= 1, got {width}")
+        self.width = int(width)
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        depth_multiplier = max(1, math.ceil(self.width / channels) - 1)
+        self.depthwise = tf.keras.layers.DepthwiseConv2D(
+            1, depth_multiplier=depth_multiplier, use_bias=False, name="depthwise"
+        )
+        self.bn = tf.keras.layers.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, name="bn"
+        )
+        self.prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name="prelu")
+        super().build(input_shape)
+
+    def call(self, inputs, training=None):
+        extra = self.bn(self.depthwise(inputs), training=training)
+        widened = tf.concat([inputs, extra], axis=-1)
+        return self.prelu(widened[..., : self.width])
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([self.width])
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}

@@ -1,0 +1,27 @@
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+
+
+def requirements():
+    lines = (HERE / "requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+setup(
+    name="dwr-larq",
+    version="0.1.0",
+    description="Fast and accurate binary neural networks with Depth-Width Reshaping, on Larq",
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9,<3.12",
+    packages=["dwr_larq", "dwr_larq.zoo_cards"],
+    # The zoo cards live in the top-level zoo/ folder and ship as dwr_larq.zoo_cards.
+    package_dir={"dwr_larq": "dwr_larq", "dwr_larq.zoo_cards": "zoo"},
+    package_data={"dwr_larq.zoo_cards": ["*.json"]},
+    install_requires=requirements(),
+    extras_require={"test": ["pytest>=7", "pytest-timeout"]},
+    entry_points={"console_scripts": ["dwr-larq=dwr_larq.cli:main"]},
+)

@@ -1,0 +1,1 @@
+"""Zoo cards: one JSON file per model. Shipped as the package ``dwr_larq.zoo_cards``."""
