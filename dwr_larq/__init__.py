@@ -1,8 +1,14 @@
 """dwr-larq: fast and accurate binary neural networks built with Depth-Width Reshaping."""
 
-from dwr_larq import layers  # noqa: F401  (registers the custom layers with Keras)
-from dwr_larq.builder import build
-from dwr_larq.spec import BackboneSpec, HeadSpec, StemSpec
+import os
+
+# TensorFlow's C++ start-up chatter (CUDA probing on CPU-only machines) buries our
+# output; a user who wants it sets TF_CPP_MIN_LOG_LEVEL themselves.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from dwr_larq import layers  # noqa: E402,F401  (registers the custom layers with Keras)
+from dwr_larq.builder import build  # noqa: E402
+from dwr_larq.spec import BackboneSpec, HeadSpec, StemSpec  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["BackboneSpec", "HeadSpec", "StemSpec", "build", "__version__"]
