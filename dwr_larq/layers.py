@@ -64,6 +64,8 @@ class RPReLU(tf.keras.layers.Layer):
             name="prelu",
         )
         self.shift_out = Shift(name="shift_out")
+        for layer in (self.shift_in, self.prelu, self.shift_out):
+            layer.build(input_shape)
         super().build(input_shape)
 
     def call(self, inputs):
@@ -98,6 +100,9 @@ class ChannelAlign(tf.keras.layers.Layer):
             momentum=0.9, epsilon=1e-5, name="bn"
         )
         self.prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name="prelu")
+        self.depthwise.build(input_shape)
+        self.bn.build(tf.TensorShape(input_shape)[:-1].concatenate([channels * depth_multiplier]))
+        self.prelu.build(self.compute_output_shape(input_shape))
         super().build(input_shape)
 
     def call(self, inputs, training=None):

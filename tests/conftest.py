@@ -1,0 +1,35 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    """Each test starts with clean Keras layer-name counters and frees the last graph."""
+    tf.keras.backend.clear_session()
+    yield
+    tf.keras.backend.clear_session()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def randomize_batch_norms(model, rng):
+    """Give every BN non-trivial statistics so conversion checks are not vacuous."""
+    for layer in model.submodules:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2.0, gamma.shape),
+                    rng.normal(0.0, 0.5, beta.shape),
+                    rng.normal(0.0, 0.5, mean.shape),
+                    rng.uniform(0.5, 2.0, variance.shape),
+                ]
+            )
