@@ -99,7 +99,10 @@ class ChannelAlign(tf.keras.layers.Layer):
         self.bn = tf.keras.layers.BatchNormalization(
             momentum=0.9, epsilon=1e-5, name="bn"
         )
-        self.prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name="prelu")
+        # 0.25 is PyTorch's PReLU start, which the DWR authors' alignment layer uses.
+        self.prelu = tf.keras.layers.PReLU(
+            alpha_initializer=tf.keras.initializers.Constant(0.25), shared_axes=[1, 2], name="prelu"
+        )
         self.depthwise.build(input_shape)
         self.bn.build(tf.TensorShape(input_shape)[:-1].concatenate([channels * depth_multiplier]))
         self.prelu.build(self.compute_output_shape(input_shape))
