@@ -17,11 +17,10 @@ from typing import Callable
 import larq as lq
 import tensorflow as tf
 
-from dwr_larq.layers import RPReLU, RSign
+from dwr_larq.layers import RepeatChannels, RPReLU, RSign
 
 BN_KWARGS = dict(momentum=0.9, epsilon=1e-5)
 BINARY_CONV_KWARGS = dict(
-    kernel_size=3,
     padding="same",
     pad_values=1.0,
     use_bias=False,
@@ -40,10 +39,15 @@ def is_binary_conv(layer: tf.keras.layers.Layer) -> bool:
     )
 
 
-def binary_conv_bn(x, width: int, stride: int, input_quantizer, name: str):
-    """Binary 3x3 conv then BN, the unit every block is made of."""
+def binary_conv_bn(x, width: int, stride: int, input_quantizer, name: str, kernel_size: int = 3):
+    """Binary conv (3x3 unless said) then BN, the unit every block is made of."""
     x = lq.layers.QuantConv2D(
-        width, strides=stride, input_quantizer=input_quantizer, name=f"{name}_conv", **BINARY_CONV_KWARGS
+        width,
+        kernel_size,
+        strides=stride,
+        input_quantizer=input_quantizer,
+        name=f"{name}_conv",
+        **BINARY_CONV_KWARGS,
     )(x)
     return tf.keras.layers.BatchNormalization(name=f"{name}_bn", **BN_KWARGS)(x)
 
@@ -74,30 +78,70 @@ def reactnet_unit(x, width: int, stride: int, name: str):
 def vgg_unit(x, width: int, stride: int, name: str):
     """Binary VGG conv: bconv, then a max pool when ``stride > 1``, then BN."""
     x = lq.layers.QuantConv2D(
-        width, strides=1, input_quantizer="approx_sign", name=f"{name}_conv", **BINARY_CONV_KWARGS
+        width, 3, strides=1, input_quantizer="approx_sign", name=f"{name}_conv", **BINARY_CONV_KWARGS
     )(x)
     if stride > 1:
         x = tf.keras.layers.MaxPool2D(stride, strides=stride, padding="same", name=f"{name}_pool")(x)
     return tf.keras.layers.BatchNormalization(name=f"{name}_bn", **BN_KWARGS)(x)
 
 
+def reactnet_a_unit(x, width: int, stride: int, name: str):
+    """ReActNet-A (MobileNetV1 layout): a binary 3x3 conv that keeps the channels, then
+    a binary 1x1 conv to ``width``, each with a shortcut and RPReLU.
+
+    The 3x3 shortcut downsamples by average pooling; the 1x1 shortcut repeats the
+    channels up to ``width`` (ReActNet's duplication when the width doubles).
+    """
+    channels = x.shape[-1]
+    y = binary_conv_bn(x, channels, stride, RSign(name=f"{name}_3x3_rsign"), f"{name}_3x3")
+    skip = x
+    if stride > 1:
+        skip = tf.keras.layers.AveragePooling2D(stride, strides=stride, padding="same", name=f"{name}_pool")(x)
+    y = RPReLU(name=f"{name}_3x3_rprelu")(tf.keras.layers.add([y, skip], name=f"{name}_3x3_add"))
+    z = binary_conv_bn(y, width, 1, RSign(name=f"{name}_1x1_rsign"), f"{name}_1x1", kernel_size=1)
+    skip = y if width == channels else RepeatChannels(width, name=f"{name}_repeat")(y)
+    return RPReLU(name=f"{name}_1x1_rprelu")(tf.keras.layers.add([z, skip], name=f"{name}_1x1_add"))
+
+
 @dataclass(frozen=True)
 class BlockKind:
-    """How a block is made: ``units_per_block`` units, the first carrying the stride."""
+    """How a block is made: ``units_per_block`` units, the first carrying the stride.
+
+    ``aligns_stem``: the first stage reads the stem through DWR's ChannelAlign when
+    their widths differ, rather than a 1x1 conv shortcut (DWR's residual backbones).
+
+    ``binary_macs`` gives one unit's binary MACs per output pixel from its input and
+    output widths: the cost model DWR's reshaping keeps constant.
+    """
 
     unit: Callable
     units_per_block: int
-    residual: bool
+    aligns_stem: bool
+    binary_macs: Callable[[int, int], int]
+
+
+def _conv3x3_macs(channels: int, width: int) -> int:
+    return 9 * channels * width
 
 
 BLOCKS = {
-    "bireal": BlockKind(bireal_unit, units_per_block=1, residual=True),
-    "reactnet": BlockKind(reactnet_unit, units_per_block=1, residual=True),
+    "bireal": BlockKind(bireal_unit, 1, aligns_stem=True, binary_macs=_conv3x3_macs),
+    "reactnet": BlockKind(reactnet_unit, 1, aligns_stem=True, binary_macs=_conv3x3_macs),
     # The two-conv CIFAR basic block, with a shortcut around each binary conv as in
     # IR-Net's and Bi-Real's CIFAR ResNets (binary ResNets train poorly otherwise).
-    "basic": BlockKind(bireal_unit, units_per_block=2, residual=True),
-    "vgg": BlockKind(vgg_unit, units_per_block=1, residual=False),
+    "basic": BlockKind(bireal_unit, 2, aligns_stem=True, binary_macs=_conv3x3_macs),
+    "vgg": BlockKind(vgg_unit, 1, aligns_stem=False, binary_macs=_conv3x3_macs),
+    "reactnet_a": BlockKind(
+        reactnet_a_unit, 1, aligns_stem=False, binary_macs=lambda channels, width: 9 * channels**2 + channels * width
+    ),
 }
+
+
+def stage_binary_macs(kind: str, in_channels: int, width: int, depth: int) -> int:
+    """Binary MACs per output pixel of a stage of ``depth`` blocks of ``kind``."""
+    spec = BLOCKS[kind]
+    units = depth * spec.units_per_block
+    return spec.binary_macs(in_channels, width) + (units - 1) * spec.binary_macs(width, width)
 
 
 def block(x, kind: str, width: int, stride: int, name: str):

@@ -53,7 +53,7 @@ def stem(x, spec: BackboneSpec):
     x = tf.keras.layers.BatchNormalization(name="stem_bn", **BN_KWARGS)(x)
     if s.max_pool:
         x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name="stem_pool")(x)
-    if BLOCKS[spec.block].residual and s.width != spec.widths[0]:
+    if BLOCKS[spec.block].aligns_stem and s.width != spec.widths[0]:
         x = ChannelAlign(spec.widths[0], name="stem_align")(x)
     return x
 

@@ -9,13 +9,12 @@ became an ``LceBconv2d``.
 from __future__ import annotations
 
 import collections
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from dwr_larq.atomic import check_output_path, write_atomically
 
 BINARY_CONV_OP = "LceBconv2d"
 
@@ -57,33 +56,6 @@ def count_ops(flatbuffer: bytes) -> dict:
             else:
                 counts[builtin_names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]] += 1
     return dict(sorted(counts.items()))
-
-
-def check_output_path(path) -> Path:
-    """Fail before converting when ``path`` cannot be written."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ValueError(f"output path {str(path)!r} is a directory; give a file name such as model.tflite")
-    if not parent.is_dir():
-        raise ValueError(f"output folder {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"output folder {str(parent)!r} is not writable")
-    return path
-
-
-def write_atomically(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that no partial file is ever left there."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def to_flatbuffer(model) -> bytes:

@@ -118,3 +118,25 @@ class ChannelAlign(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "width": self.width}
+
+
+@_register
+class RepeatChannels(tf.keras.layers.Layer):
+    """Repeats the input's channels and keeps the first ``width``: a parameter-free
+    shortcut to a wider feature map (ReActNet-A concatenates two copies to double)."""
+
+    def __init__(self, width, **kwargs):
+        super().__init__(**kwargs)
+        if int(width) < 1:
+            raise ValueError(f"RepeatChannels width must be >= 1, got {width}")
+        self.width = int(width)
+
+    def call(self, inputs):
+        copies = math.ceil(self.width / inputs.shape[-1])
+        return tf.concat([inputs] * copies, axis=-1)[..., : self.width]
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([self.width])
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}

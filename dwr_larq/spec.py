@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 # Block kinds that ``dwr_larq.blocks`` knows how to build; kept here so a spec can
 # be validated without importing TensorFlow.
-BLOCK_KINDS = ("bireal", "reactnet", "basic", "vgg")
+BLOCK_KINDS = ("bireal", "reactnet", "basic", "vgg", "reactnet_a")
 
 
 @dataclass(frozen=True)

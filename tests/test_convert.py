@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from dwr_larq import convert, metrics, zoo
+from dwr_larq import atomic, convert, metrics, zoo
 
 from conftest import randomize_batch_norms
 
@@ -69,9 +69,9 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(convert.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        convert.write_atomically(target, b"\x00" * 1024)
+        atomic.write_atomically(target, b"\x00" * 1024)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from dwr_larq import zoo
-from dwr_larq.layers import ChannelAlign, RPReLU, RSign, Shift
+from dwr_larq.layers import ChannelAlign, RepeatChannels, RPReLU, RSign, Shift
 
 
 def test_rsign_shifts_per_channel_then_signs():
@@ -40,9 +40,17 @@ def test_channel_align_reaches_the_width_and_keeps_the_input(channels, width):
     y = layer(x, training=False)
     assert y.shape == (2, 5, 5, width)
     assert layer.compute_output_shape(x.shape) == y.shape
-    # The first channels are the input itself through PReLU (alpha starts at 0).
-    kept = min(channels, width)
-    np.testing.assert_allclose(y[..., :kept].numpy(), tf.nn.relu(x[..., :kept]).numpy(), rtol=1e-6)
+    # The first channels are the input itself through PReLU (alpha starts at 0.25).
+    kept = x[..., : min(channels, width)].numpy()
+    np.testing.assert_allclose(y[..., : kept.shape[-1]].numpy(), np.where(kept > 0, kept, 0.25 * kept), rtol=1e-6)
+
+
+@pytest.mark.parametrize("width", [3, 8, 10])
+def test_repeat_channels_copies_the_input(width):
+    x = tf.reshape(tf.range(12, dtype=tf.float32), (1, 1, 3, 4))
+    y = RepeatChannels(width)(x).numpy()
+    expected = np.concatenate([x.numpy()] * 3, axis=-1)[..., :width]
+    np.testing.assert_array_equal(y, expected)
 
 
 def test_channel_align_rejects_a_zero_width():
@@ -50,7 +58,7 @@ def test_channel_align_rejects_a_zero_width():
         ChannelAlign(0)
 
 
-@pytest.mark.parametrize("layer", [Shift(), RSign(), RPReLU(alpha_initializer=0.3), ChannelAlign(7)])
+@pytest.mark.parametrize("layer", [Shift(), RSign(), RPReLU(alpha_initializer=0.3), ChannelAlign(7), RepeatChannels(5)])
 def test_layers_round_trip_through_their_config(layer):
     config = tf.keras.layers.serialize(layer)
     again = tf.keras.layers.deserialize(config)

@@ -12,7 +12,7 @@ def expected_binary_costs(spec, side):
     size = math.ceil(side / spec.stem.strides)
     if spec.stem.max_pool:
         size = math.ceil(size / 2)
-    channels = spec.widths[0] if kind.residual else spec.stem.width
+    channels = spec.widths[0] if kind.aligns_stem else spec.stem.width
     macs = into = out = 0
     for depth, width, stride in zip(spec.depths, spec.widths, spec.strides):
         for unit in range(depth * kind.units_per_block):

@@ -1,0 +1,35 @@
+"""Writing files so that a crash or an error never leaves a partial one behind."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path, data) -> None:
+    """Write ``data`` (bytes or str) to ``path`` via a temporary file renamed into place."""
+    path = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def check_output_path(path) -> Path:
+    """Fail early, naming the problem, when ``path`` cannot be written."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ValueError(f"output path {str(path)!r} is a directory; give a file name")
+    if not parent.is_dir():
+        raise ValueError(f"output folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"output folder {str(parent)!r} is not writable")
+    return path
