@@ -115,5 +115,9 @@ def convert(name, output, input_size, as_json):
         sys.exit(1)
 
 
+from dwr_larq.reshape_cli import reshape_command  # noqa: E402
+
+main.add_command(reshape_command)
+
 if __name__ == "__main__":
     main()
