@@ -119,5 +119,9 @@ from dwr_larq.reshape_cli import reshape_command  # noqa: E402
 
 main.add_command(reshape_command)
 
+from dwr_larq.benchmark_cli import benchmark as benchmark_command  # noqa: E402
+
+main.add_command(benchmark_command)
+
 if __name__ == "__main__":
     main()
