@@ -343,12 +343,26 @@ class DWRResult:
         }
 
 
-def pretrain(spec: BackboneSpec, train_data, epochs: int, batch_size: int = 64, learning_rate: float = 1e-3, input_size=None, verbose=0):
-    """Short Keras ``fit`` of a spec (Adam, cross-entropy): what the width search reads."""
+def pretrain(
+    spec: BackboneSpec,
+    train_data,
+    epochs: int,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    input_size=None,
+    verbose=0,
+    seed: int | None = 0,
+):
+    """Short Keras ``fit`` of a spec (Adam, cross-entropy): what the width search reads.
+
+    ``seed`` fixes initialisation and shuffling so a DWR run can be repeated.
+    """
     import tensorflow as tf
 
     from dwr_larq.builder import build
 
+    if seed is not None:
+        tf.keras.utils.set_random_seed(seed)
     images = train_data[0] if isinstance(train_data, tuple) else None
     channels = images.shape[-1] if images is not None else 3
     size = input_size or (images.shape[1] if images is not None else spec.input_size)
@@ -380,6 +394,7 @@ def dwr(
     batch_size: int = 64,
     learning_rate: float = 1e-3,
     verbose: int = 0,
+    seed: int | None = 0,
 ) -> DWRResult:
     """The whole method: naive reshaping, pre-training, width search, budget matching.
 
@@ -388,7 +403,9 @@ def dwr(
     a dataset). The final spec should then be trained from scratch.
     """
     naive_spec = naive(original, s, divisor)
-    model, history = pretrain(naive_spec, train_data, pretrain_epochs, batch_size, learning_rate, verbose=verbose)
+    model, history = pretrain(
+        naive_spec, train_data, pretrain_epochs, batch_size, learning_rate, verbose=verbose, seed=seed
+    )
     searched, stages = width_search(model, naive_spec, calibration_data, eps, min_samples, metric)
     final = match_budget(searched, original, by=budget, tolerance=tolerance)
     calibration_images = len(calibration_data) if isinstance(calibration_data, np.ndarray) else None
@@ -402,5 +419,6 @@ def dwr(
         "calibration_images": calibration_images,
         "budget": budget,
         "tolerance": tolerance,
+        "seed": seed,
     }
     return DWRResult(original, naive_spec, searched, final, stages, settings, history)
