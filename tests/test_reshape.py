@@ -32,8 +32,10 @@ def test_naive_keeps_binary_macs_and_cuts_activations_by_sqrt_s(name, s, depths)
     before = metrics.measure_spec(original, input_size=32)
     after = metrics.measure_spec(reshaped, input_size=32)
     assert after.binary_macs == pytest.approx(before.binary_macs, rel=0.10)
-    # Output activations of binary convs scale with depth x width: down by about sqrt(s).
-    assert after.activations_out / before.activations_out == pytest.approx(1 / math.sqrt(s), rel=0.10)
+    # Output activations of binary convs scale with depth x width: down by about sqrt(s),
+    # with s the depth ratio actually reached (3 blocks / 2 gives 2 blocks: s = 1.5).
+    reached = sum(original.depths) / sum(reshaped.depths)
+    assert after.activations_out / before.activations_out == pytest.approx(1 / math.sqrt(reached), rel=0.10)
     assert after.activations < before.activations
 
 
