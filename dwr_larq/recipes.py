@@ -1,0 +1,142 @@
+"""Training recipes as data: optimizer, schedule, label smoothing, weight decay, steps.
+
+- ``bireal``: one step, binary weights and activations, Adam with cosine decay
+  (Liu et al., Bi-Real Net, ECCV 2018; larq-zoo's schedule), no weight decay.
+- ``reactnet``: two steps (Liu et al., ReActNet, ECCV 2020). Step 1 trains binary
+  activations with real-valued weights and a light weight decay; step 2 binarizes
+  the weights too, starts from step 1's weights and uses no weight decay. Adam with
+  linear decay in each step.
+
+A step with ``binary_weights=False`` trains ``with_real_weights(model)``: the same
+architecture (same layer names) whose quantized layers keep their input quantizer
+but have no kernel quantizer or clip, so weights can be moved between the two
+models by name (``transfer_weights``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+# Variables that weight decay must not touch: BN, biases, RSign/RPReLU shifts, PReLU slopes.
+NO_DECAY = ("gamma", "beta", "bias", "shift", "alpha")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ``fit`` of a recipe: ``share`` of the run's epochs."""
+
+    name: str
+    binary_weights: bool
+    share: float
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    learning_rate: float
+    schedule: str  # "cosine" or "linear" decay to zero over each step
+    label_smoothing: float
+    steps: tuple
+    # With a teacher: loss = distill_weight * KL(teacher || student) + (1 - distill_weight) * CE.
+    distill_weight: float = 1.0
+
+    def replace(self, **changes) -> Recipe:
+        return dataclasses.replace(self, **changes)
+
+    def step_epochs(self, epochs: int) -> list:
+        """Split ``epochs`` over the steps; every step gets at least one epoch."""
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < len(self.steps):
+            raise ValueError(
+                f"recipe {self.name!r} has {len(self.steps)} step(s) and needs epochs >= {len(self.steps)}, got {epochs!r}"
+            )
+        counts = [max(1, math.floor(epochs * step.share)) for step in self.steps[:-1]]
+        return [*counts, epochs - sum(counts)]
+
+    def schedule_for(self, steps: int):
+        """The learning rate over ``steps`` optimizer updates."""
+        if self.schedule == "cosine":
+            return tf.keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=steps)
+        return tf.keras.optimizers.schedules.PolynomialDecay(self.learning_rate, decay_steps=steps, end_learning_rate=0.0)
+
+    def optimizer(self, step: Step, updates: int) -> tf.keras.optimizers.Optimizer:
+        """Adam, or AdamW (decoupled decay on kernels only) when the step has weight decay."""
+        schedule = self.schedule_for(updates)
+        if not step.weight_decay:
+            return tf.keras.optimizers.Adam(schedule)
+        optimizer = tf.keras.optimizers.AdamW(schedule, weight_decay=step.weight_decay)
+        optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
+        return optimizer
+
+    def loss(self) -> tf.keras.losses.Loss:
+        """Cross-entropy on the models' softmax outputs, with label smoothing."""
+        return SparseCategoricalCrossentropyWithSmoothing(self.label_smoothing)
+
+
+@tf.keras.utils.register_keras_serializable(package="dwr_larq")
+class SparseCategoricalCrossentropyWithSmoothing(tf.keras.losses.Loss):
+    """Keras' sparse cross-entropy has no label smoothing; this one-hots the labels first."""
+
+    def __init__(self, label_smoothing: float = 0.0, name="crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        y_true = tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), tf.shape(y_pred)[-1])
+        return tf.keras.losses.categorical_crossentropy(y_true, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+RECIPES = {
+    "bireal": Recipe(
+        "bireal", learning_rate=2e-3, schedule="cosine", label_smoothing=0.1, steps=(Step("train", True, 1.0),)
+    ),
+    "reactnet": Recipe(
+        "reactnet",
+        learning_rate=5e-4,
+        schedule="linear",
+        label_smoothing=0.1,
+        steps=(Step("step1", False, 0.5, weight_decay=5e-6), Step("step2", True, 0.5)),
+    ),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; known recipes: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def _real_weight_layer(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
+    config = layer.get_config()
+    if config.get("kernel_quantizer") is not None:
+        config.update(kernel_quantizer=None, kernel_constraint=None)
+    return layer.__class__.from_config(config)
+
+
+def with_real_weights(model: tf.keras.Model) -> tf.keras.Model:
+    """A fresh copy of ``model`` whose quantized layers keep their input quantizer
+    (binary activations) but have real-valued, unclipped weights: ReActNet's step 1."""
+    return tf.keras.models.clone_model(model, clone_function=_real_weight_layer)
+
+
+def transfer_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
+    """Copy every layer's weights from ``source`` to the layer of the same name in ``target``."""
+    source_layers = {layer.name: layer for layer in source.layers}
+    missing = [layer.name for layer in target.layers if layer.weights and layer.name not in source_layers]
+    if missing:
+        raise ValueError(f"cannot transfer weights: layer(s) {missing[:5]} have no counterpart in {source.name!r}")
+    for layer in target.layers:
+        if layer.weights:
+            layer.set_weights(source_layers[layer.name].get_weights())
+
+
+def model_for_step(model: tf.keras.Model, step: Step) -> tf.keras.Model:
+    """The model a step trains: ``model`` itself, or its real-weight twin."""
+    return model if step.binary_weights else with_real_weights(model)
