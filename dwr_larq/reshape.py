@@ -244,26 +244,17 @@ def _budget_function(by, input_size: int | None) -> Callable[[BackboneSpec], flo
 
 
 def measure_latency(spec: BackboneSpec, input_size: int | None = None, runs: int = 10, threads: int = 1) -> float:
-    """Median seconds per image of the LCE-converted spec on this machine."""
-    import time
-
+    """Median milliseconds per image of the LCE-converted spec on this machine."""
     import tensorflow as tf
 
+    from dwr_larq import timing
     from dwr_larq.builder import build
-    from dwr_larq.convert import interpreter, to_flatbuffer
+    from dwr_larq.convert import to_flatbuffer
 
     size = input_size or spec.input_size
     flatbuffer = to_flatbuffer(build(spec, input_shape=(size, size, 3)))
     tf.keras.backend.clear_session()
-    runner = interpreter(flatbuffer, num_threads=threads)
-    image = np.zeros((1, size, size, 3), np.float32)
-    runner.predict(image)
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner.predict(image)
-        timings.append(time.perf_counter() - start)
-    return float(np.median(timings))
+    return float(np.median(timing.measure(flatbuffer, threads=threads, runs=runs, warmup=2)["times_ms"]))
 
 
 def scale_widths(spec: BackboneSpec, factor: float, divisor: int = 1) -> BackboneSpec:
@@ -352,10 +343,12 @@ def pretrain(
     input_size=None,
     verbose=0,
     seed: int | None = 0,
+    num_classes: int | None = None,
 ):
     """Short Keras ``fit`` of a spec (Adam, cross-entropy): what the width search reads.
 
-    ``seed`` fixes initialisation and shuffling so a DWR run can be repeated.
+    ``seed`` fixes initialisation and shuffling so a DWR run can be repeated;
+    ``num_classes`` (default: the spec's) is the pre-training data's class count.
     """
     import tensorflow as tf
 
@@ -363,10 +356,12 @@ def pretrain(
 
     if seed is not None:
         tf.keras.utils.set_random_seed(seed)
-    images = train_data[0] if isinstance(train_data, tuple) else None
-    channels = images.shape[-1] if images is not None else 3
-    size = input_size or (images.shape[1] if images is not None else spec.input_size)
-    model = build(spec, input_shape=(size, size, channels))
+    if isinstance(train_data, tuple):
+        shape = train_data[0].shape[1:]
+    else:
+        shape = tuple(train_data.element_spec[0].shape[1:])
+    size = input_size or shape[0] or spec.input_size
+    model = build(spec, input_shape=(size, size, shape[-1] or 3), num_classes=num_classes)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -395,16 +390,19 @@ def dwr(
     learning_rate: float = 1e-3,
     verbose: int = 0,
     seed: int | None = 0,
+    num_classes: int | None = None,
 ) -> DWRResult:
     """The whole method: naive reshaping, pre-training, width search, budget matching.
 
     ``train_data``: a ``(images, labels)`` tuple of arrays or a batched
-    ``tf.data.Dataset`` of (images, labels); ``calibration_data``: images (an array or
-    a dataset). The final spec should then be trained from scratch.
+    ``tf.data.Dataset`` of (images, labels) with ``num_classes`` classes (default: the
+    spec's); ``calibration_data``: images (an array or a dataset). The final spec
+    keeps the original's head and should then be trained from scratch.
     """
     naive_spec = naive(original, s, divisor)
     model, history = pretrain(
-        naive_spec, train_data, pretrain_epochs, batch_size, learning_rate, verbose=verbose, seed=seed
+        naive_spec, train_data, pretrain_epochs, batch_size, learning_rate, verbose=verbose, seed=seed,
+        num_classes=num_classes,
     )
     searched, stages = width_search(model, naive_spec, calibration_data, eps, min_samples, metric)
     final = match_budget(searched, original, by=budget, tolerance=tolerance)

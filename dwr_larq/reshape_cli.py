@@ -11,17 +11,15 @@ from dwr_larq.atomic import check_output_path, write_atomically
 from dwr_larq.cards import ModelCard
 
 
-def load_images(dataset: str, split: str, size: int, limit: int | None):
-    """(images, labels) arrays of a dataset the reshaping can read into memory."""
+def load_split(dataset: str, split: str, size: int, limit: int | None, batch_size: int, data_dir, training: bool):
+    """A batched ``(images, labels)`` dataset of ``split``, cut to ``limit`` images, and its class count."""
     from dwr_larq import data
 
-    if dataset != "digits":
-        raise click.ClickException(
-            f"reshape reads its training and calibration images into memory; dataset {dataset!r} "
-            "is not supported yet, use --dataset digits"
-        )
-    images, labels = data.digits(split, image_size=size)
-    return (images[:limit], labels[:limit]) if limit else (images, labels)
+    pipe = data.load(dataset, split, batch_size=batch_size, image_size=size, data_dir=data_dir, training=training)
+    images = pipe.dataset
+    if limit:
+        images = images.unbatch().take(limit).batch(batch_size)
+    return images, pipe.num_classes, min(limit or pipe.num_examples, pipe.num_examples)
 
 
 def dwr_card(result: reshape.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
@@ -53,7 +51,8 @@ def dwr_card(result: reshape.DWRResult, name: str, source: ModelCard, dataset: s
 @click.command("reshape")
 @click.argument("name_or_card")
 @click.option("--s", "s", type=float, default=2.0, show_default=True, help="Depth divisor.")
-@click.option("--dataset", default="digits", show_default=True, help="Pre-training and calibration data.")
+@click.option("--dataset", default="digits", show_default=True, help="Pre-training (train split) and calibration (test split) data: digits, folder:PATH or a tfds name.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="tensorflow-datasets data directory.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The card .json to write.")
 @click.option("--name", help="Model name on the card (default: NAME + 'DWR').")
 @click.option("--input-size", type=click.IntRange(min=8), help="Image side for pre-training (default: the spec's).")
@@ -66,7 +65,7 @@ def dwr_card(result: reshape.DWRResult, name: str, source: ModelCard, dataset: s
 @click.option("--budget", type=click.Choice(["binary_macs", "ops", "latency"]), default="binary_macs", show_default=True)
 @click.option("--tolerance", type=float, default=0.05, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-def reshape_command(name_or_card, s, dataset, out, name, input_size, pretrain_epochs, train_images,
+def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, pretrain_epochs, train_images,
                     calibration_images, eps, min_samples, divisor, budget, tolerance, batch_size):
     """Apply DWR to a backbone and write the result as a zoo card (load it with get_model)."""
     import tensorflow as tf
@@ -76,17 +75,17 @@ def reshape_command(name_or_card, s, dataset, out, name, input_size, pretrain_ep
         check_output_path(out)
         source = zoo.get_card(name_or_card)
         size = input_size or source.spec.input_size
-        train = load_images(dataset, "train", size, train_images)
-        calibration = load_images(dataset, "test", size, calibration_images)[0]
-        click.echo(f"DWR on {source.name}: s={s}, {len(train[0])} training and {len(calibration)} calibration images at {size}px")
+        train, classes, train_count = load_split(dataset, "train", size, train_images, batch_size, data_dir, True)
+        calibration, _, calibration_count = load_split(dataset, "test", size, calibration_images, batch_size, data_dir, False)
+        click.echo(f"DWR on {source.name}: s={s}, {train_count} training and {calibration_count} calibration images at {size}px")
         result = reshape.dwr(
             source.spec, train, calibration, s=s, pretrain_epochs=pretrain_epochs, eps=eps,
             min_samples=min_samples, divisor=divisor, budget=budget, tolerance=tolerance,
-            batch_size=batch_size, verbose=2,
+            batch_size=batch_size, verbose=2, num_classes=classes,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    result.settings["calibration_images"] = len(calibration)
+    result.settings["calibration_images"] = calibration_count
     card = dwr_card(result, name or f"{source.name}DWR", source, dataset, size)
     write_atomically(out, json.dumps(card.to_dict(), indent=2) + "\n")
     click.echo(f"naive:    depths {list(result.naive.depths)} widths {list(result.naive.widths)}")

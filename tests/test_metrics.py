@@ -19,9 +19,14 @@ def expected_binary_costs(spec, side):
             unit_stride = stride if unit == 0 else 1
             conv_stride = 1 if spec.block == "vgg" else unit_stride
             out_size = math.ceil(size / conv_stride)
-            macs += 9 * channels * width * out_size**2
-            into += channels * size**2
-            out += width * out_size**2
+            if spec.block == "reactnet_a":  # 3x3 conv keeping the channels, then a 1x1 conv
+                macs += 9 * channels * channels * out_size**2 + channels * width * out_size**2
+                into += channels * size**2 + channels * out_size**2
+                out += channels * out_size**2 + width * out_size**2
+            else:
+                macs += 9 * channels * width * out_size**2
+                into += channels * size**2
+                out += width * out_size**2
             channels, size = width, math.ceil(size / unit_stride)
     return macs, into, out
 
@@ -32,7 +37,8 @@ def test_binary_costs_match_the_spec_arithmetic(name):
     side = spec.input_size if spec.input_size <= 32 else 64
     figures = metrics.measure_spec(spec, input_size=side)
     assert (figures.binary_macs, figures.activations, figures.activations_out) == expected_binary_costs(spec, side)
-    assert figures.binary_convs == sum(spec.depths) * blocks.BLOCKS[spec.block].units_per_block
+    convs_per_unit = 2 if spec.block == "reactnet_a" else 1
+    assert figures.binary_convs == sum(spec.depths) * blocks.BLOCKS[spec.block].units_per_block * convs_per_unit
     assert figures.ops == pytest.approx(figures.binary_macs / 64 + figures.float_macs)
 
 
@@ -41,6 +47,20 @@ def test_bireal_resnet18_matches_the_published_binary_operations():
     figures = metrics.measure_spec(zoo.get_card("BiRealResNet18").spec)
     assert figures.binary_macs == pytest.approx(1.68e9, rel=0.01)
     assert figures.params_binary == 10_985_472  # 3x3 kernels of the 16 binary convs
+
+
+@pytest.mark.parametrize(
+    "name, binary_ops, ops",
+    [
+        ("BiRealResNet34", 3.53e9, None),  # Bi-Real Net, ECCV 2018
+        ("ReActNetA", 4.82e9, 0.87e8),  # ReActNet, ECCV 2020, Table: BOPs and OPs
+    ],
+)
+def test_published_operation_counts(name, binary_ops, ops):
+    figures = metrics.measure_spec(zoo.get_card(name).spec)
+    assert figures.binary_macs == pytest.approx(binary_ops, rel=0.01)
+    if ops:
+        assert figures.ops == pytest.approx(ops, rel=0.01)
 
 
 def test_dwr_resnet18_keeps_binary_macs_and_cuts_activations():

@@ -200,7 +200,7 @@ def test_reshape_command_bad_input_writes_nothing(tmp_path):
     for args, message in [
         (["reshape", "ResNet2O", "--out", str(out)], "did you mean ResNet20"),
         (["reshape", "ResNet20", "--s", "0.5", "--train-images", "16", "--pretrain-epochs", "1", "--out", str(out)], "s must be"),
-        (["reshape", "ResNet20", "--dataset", "mnist", "--out", str(out)], "not supported"),
+        (["reshape", "ResNet20", "--dataset", "no_such_dataset", "--out", str(out)], "no_such_dataset"),
         (["reshape", "ResNet20", "--out", str(tmp_path / "no" / "card.json")], "does not exist"),
     ]:
         result = CliRunner().invoke(main, args)

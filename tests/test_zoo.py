@@ -18,7 +18,11 @@ PUBLISHED = {
     "ResNet20DWR": ("basic", [1, 1, 1], [16, 78, 134], 10),
     "VGGSmall": ("vgg", [1, 1, 1, 1, 1], [128, 256, 256, 512, 512], 10),
     "VGGSmallDWR": ("vgg", [1, 1, 1, 1, 1], [106, 252, 256, 512, 512], 10),
+    "BiRealResNet34": ("bireal", [6, 8, 12, 6], [64, 128, 256, 512], 1000),
+    "ReActNetA": ("reactnet_a", [1, 2, 2, 6, 2], [64, 128, 256, 512, 1024], 1000),
 }
+# Zoo entries made by `dwr-larq reshape`: their widths come from the algorithm.
+RESHAPED = {"ResNet34DWR": "BiRealResNet34", "ReActNetADWR": "ReActNetA"}
 
 
 def small_side(name):
@@ -26,7 +30,7 @@ def small_side(name):
 
 
 def test_the_zoo_has_the_published_models_with_their_configurations():
-    assert sorted(zoo.list_models()) == sorted(PUBLISHED)
+    assert sorted(zoo.list_models()) == sorted([*PUBLISHED, *RESHAPED])
     for name, (block, depths, widths, classes) in PUBLISHED.items():
         spec = zoo.get_card(name).spec
         assert (spec.block, list(spec.depths), list(spec.widths), spec.head.num_classes) == (block, depths, widths, classes)
@@ -34,14 +38,26 @@ def test_the_zoo_has_the_published_models_with_their_configurations():
 
 
 def test_cards_ship_with_the_package():
-    assert len(card_files()) == len(PUBLISHED)
+    assert len(card_files()) == len(PUBLISHED) + len(RESHAPED)
+
+
+@pytest.mark.parametrize("name, source", sorted(RESHAPED.items()))
+def test_reshaped_entries_carry_their_provenance(name, source):
+    card = zoo.get_card(name)
+    original = zoo.get_card(source).spec
+    assert card.source["kind"] == "dwr" and card.source["reshaped_from"] == source
+    assert {"s", "eps", "min_samples", "calibration_images", "dataset", "stages", "searched_widths"} <= set(card.source)
+    assert sum(card.spec.depths) < sum(original.depths)
+    assert card.spec.block == original.block
 
 
 def test_list_models_filters_by_pattern():
-    assert zoo.list_models("*DWR") == ["ResNet18DWR", "ReActResNet18DWR", "ResNet18CIFARDWR", "ResNet20DWR", "VGGSmallDWR"]
+    assert zoo.list_models("*DWR") == [
+        "ResNet18DWR", "ReActResNet18DWR", "ResNet18CIFARDWR", "ResNet20DWR", "VGGSmallDWR", "ResNet34DWR", "ReActNetADWR"
+    ]
 
 
-@pytest.mark.parametrize("name", sorted(PUBLISHED))
+@pytest.mark.parametrize("name", sorted([*PUBLISHED, *RESHAPED]))
 def test_every_model_builds_with_and_without_top(name, rng):
     spec = zoo.get_card(name).spec
     side = spec.downsampling * 2
