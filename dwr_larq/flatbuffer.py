@@ -31,6 +31,8 @@ def read_lce_flatbuffer(path) -> bytes:
         ops = count_ops(data)
     except Exception as error:  # a truncated or corrupt flatbuffer fails anywhere in the parser
         raise FlatbufferError(f"{path}: corrupt TFLite flatbuffer ({type(error).__name__}: {error})") from None
+    if not ops:
+        raise FlatbufferError(f"{path}: corrupt or empty TFLite flatbuffer (no operators)")
     if not any(op.startswith("Lce") for op in ops):
         raise FlatbufferError(
             f"{path}: has no LCE ops (ops: {', '.join(ops) or 'none'}); "

@@ -16,6 +16,9 @@ from datetime import datetime, timezone
 from dwr_larq.convert import write_atomically
 
 JSON_FORMAT_VERSION = 1
+# What the tables need from a row read back from JSON.
+REQUIRED_ROW_KEYS = {"model", "threads", "latency_median_ms", "latency_p90_ms", "binary_macs", "activations",
+                     "peak_memory_mb", "tflite_bytes", "conversion_seconds"}
 
 
 def _count(value) -> str:
@@ -142,6 +145,10 @@ def read_json(path) -> dict:
             raise ValueError(f"{path}: not valid JSON: {error}") from None
     if not isinstance(data, dict) or "rows" not in data or "meta" not in data:
         raise ValueError(f"{path}: not a dwr-larq benchmark file (no 'rows' and 'meta')")
+    for index, row in enumerate(data["rows"]):
+        missing = sorted(REQUIRED_ROW_KEYS - set(row))
+        if missing:
+            raise ValueError(f"{path}: row {index} lacks {', '.join(missing)}; write the file with dwr-larq benchmark --json")
     return data
 
 
