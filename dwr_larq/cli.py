@@ -123,5 +123,14 @@ from dwr_larq.benchmark_cli import benchmark as benchmark_command  # noqa: E402
 
 main.add_command(benchmark_command)
 
+from dwr_larq.train_cli import evaluate_command, train_command  # noqa: E402
+
+main.add_command(train_command)
+main.add_command(evaluate_command)
+
+from dwr_larq.quickstart import quickstart_command  # noqa: E402
+
+main.add_command(quickstart_command)
+
 if __name__ == "__main__":
     main()
