@@ -40,7 +40,7 @@ def load_teacher(teacher, input_shape: tuple, classes: int) -> tf.keras.Model:
             model = tf.keras.models.load_model(path, compile=False)
         except (OSError, ValueError, IOError) as error:
             raise ValueError(f"teacher {path!r} is not a loadable Keras model: {error}") from None
-    elif isinstance(teacher, str) and teacher in _application_names():
+    elif is_application(teacher):
         model = getattr(tf.keras.applications, teacher)(weights=None, input_shape=input_shape, classes=classes)
     else:
         raise ValueError(
@@ -55,8 +55,9 @@ def load_teacher(teacher, input_shape: tuple, classes: int) -> tf.keras.Model:
     return model
 
 
-def _application_names() -> set:
-    return {name for name in dir(tf.keras.applications) if name[:1].isupper()}
+def is_application(name) -> bool:
+    """True for a ``tf.keras.applications`` model name such as ``"ResNet50"``."""
+    return isinstance(name, str) and name[:1].isupper() and callable(getattr(tf.keras.applications, name, None))
 
 
 class Distiller(tf.keras.Model):

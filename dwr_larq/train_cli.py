@@ -47,7 +47,9 @@ def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, 
     _quiet_tensorflow()
     from dwr_larq.train import train
 
-    if teacher and not os.path.exists(teacher):
+    from dwr_larq.distill import is_application
+
+    if teacher and not os.path.exists(teacher) and is_application(teacher):
         click.echo(
             f"note: teacher {teacher!r} is built from tf.keras.applications with random weights (nothing is "
             "downloaded); pass a trained saved model for distillation that helps",

@@ -99,6 +99,19 @@ def test_teacher_with_other_classes_is_refused_before_the_run_folder_exists(tmp_
     assert not (tmp_path / "run").exists()
 
 
+def test_training_with_a_teacher_checkpoints_the_student(tmp_path, card):
+    inputs = tf.keras.Input((16, 16, 3))
+    outputs = tf.keras.layers.Dense(10, activation="softmax")(tf.keras.layers.Flatten()(inputs))
+    tf.keras.Model(inputs, outputs).save(str(tmp_path / "teacher.keras"))
+    out = tmp_path / "run"
+    summary = train(card, dataset="digits", epochs=2, batch_size=128, out=out, teacher=str(tmp_path / "teacher.keras"), verbose=0)
+    assert summary["epochs"] == 2
+    assert json.loads((out / "config.json").read_text())["teacher"] == str(tmp_path / "teacher.keras")
+    model = tf.keras.models.load_model(str(out / "model.keras"))
+    # The checkpoint holds exactly the student: every value in it finds a student variable.
+    model.load_weights(str(out / "best" / "weights")).assert_consumed()
+
+
 def test_history_keeps_the_last_row_of_an_epoch_and_skips_broken_lines(tmp_path):
     path = tmp_path / "history.csv"
     path.write_text("epoch,accuracy\n0,0.5\n1,0.6\n1,0.7\n2,oops\n2,0.8\n3,0.9,0.1\n")
