@@ -41,22 +41,6 @@ def _check_spec(spec: BackboneSpec) -> None:
         raise ValueError("the spec has no stages")
 
 
-def _first_stage_input(spec: BackboneSpec, widths) -> int:
-    return widths[0] if BLOCKS[spec.block].aligns_stem else spec.stem.width
-
-
-def _solve_width(kind: str, in_channels: int, depth: int, target_macs: int) -> float:
-    """The real width at which a stage of ``depth`` blocks costs ``target_macs`` per pixel."""
-    low, high = 1e-3, 1.0
-    cost = lambda w: stage_binary_macs(kind, w if in_channels is None else in_channels, w, depth)  # noqa: E731
-    while cost(high) < target_macs:
-        high *= 2
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if cost(middle) < target_macs else (low, middle)
-    return (low + high) / 2
-
-
 def _stage_pixels(spec: BackboneSpec) -> list:
     """Relative output pixels of each stage (1 for an unstrided first stage)."""
     pixels, scale = [], 1
@@ -66,15 +50,30 @@ def _stage_pixels(spec: BackboneSpec) -> list:
     return pixels
 
 
+def _stage_costs(spec: BackboneSpec, depths, widths) -> list:
+    """Binary MACs of each stage, relative to the first stage's output pixels."""
+    aligned = BLOCKS[spec.block].aligns_stem
+    costs = []
+    for stage, (depth, width, pixels) in enumerate(zip(depths, widths, _stage_pixels(spec))):
+        if stage == 0:
+            in_channels = width if aligned else spec.stem.width
+        else:
+            in_channels = widths[stage - 1]
+        costs.append(pixels * stage_binary_macs(spec.block, in_channels, width, depth))
+    return costs
+
+
 def naive(spec: BackboneSpec, s: float, divisor: int = 8) -> BackboneSpec:
     """DWR's naive reshaping: depths divided by ``s`` (at least 1, rounded half up),
-    widths chosen so every stage keeps its binary MACs, rounded to ``divisor``.
+    widths scaled so the backbone keeps its binary MACs, rounded to ``divisor``.
 
-    A stage's MACs depend on its input width, so widths are solved stage by stage
-    with the already reshaped previous width (the first stage of a backbone that
-    aligns its stem reads its own width). Rounding goes up or down, whichever keeps
-    the running total of binary MACs closer to the original's, so small widths with
-    a large ``divisor`` do not drift the whole backbone's budget.
+    Stage ``i`` is widened by ``sqrt(units_i / new_units_i)``, which keeps its MACs
+    when they grow with width squared, then all widths by one factor that makes
+    the total binary MACs equal again (a stage's first conv reads the previous
+    stage's width, so the per-stage factors alone miss a little). Rounding picks,
+    among the multiples of ``divisor`` next to the exact width, the one that keeps
+    the running total closest to the original's, so a coarse divisor on narrow
+    stages does not drift the whole backbone's budget.
     """
     _check_spec(spec)
     if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 1:
@@ -82,22 +81,31 @@ def naive(spec: BackboneSpec, s: float, divisor: int = 8) -> BackboneSpec:
     if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 1:
         raise ValueError(f"divisor must be an integer >= 1, got {divisor!r}")
     depths = [max(1, int(math.floor(d / s + 0.5))) for d in spec.depths]
-    aligned = BLOCKS[spec.block].aligns_stem
-    widths, drift = [], 0.0
-    for stage, (depth, width, pixels) in enumerate(zip(spec.depths, spec.widths, _stage_pixels(spec))):
-        old_in = width if stage == 0 and aligned else (spec.stem.width if stage == 0 else spec.widths[stage - 1])
-        new_in = None if stage == 0 and aligned else (spec.stem.width if stage == 0 else widths[-1])
-        target = stage_binary_macs(spec.block, old_in, width, depth)
-        exact = _solve_width(spec.block, new_in, depths[stage], target)
-        low = max(divisor, int(exact // divisor) * divisor)
-        candidates = {low, low + divisor}
+    target = sum(_stage_costs(spec, spec.depths, spec.widths))
+    widened = [w * math.sqrt(old / new) for w, old, new in zip(spec.widths, spec.depths, depths)]
 
-        def total_drift(w):
-            return drift + pixels * (stage_binary_macs(spec.block, new_in or w, w, depths[stage]) - target)
+    def total(factor):
+        return sum(_stage_costs(spec, depths, [w * factor for w in widened]))
 
-        chosen = min(sorted(candidates), key=lambda w: abs(total_drift(w)))
-        drift = total_drift(chosen)
-        widths.append(chosen)
+    low, high = 0.0, 1.0
+    while total(high) < target:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if total(middle) < target else (low, middle)
+    exact = [w * high for w in widened]
+
+    original = _stage_costs(spec, spec.depths, spec.widths)
+    widths = []
+    for stage, width in enumerate(exact):
+        low = max(divisor, int(width // divisor) * divisor)
+
+        def drift(candidate):
+            trial = widths + [candidate] + exact[stage + 1 :]
+            return abs(sum(_stage_costs(spec, depths, trial)[: stage + 1]) - sum(original[: stage + 1]))
+
+        candidates = [c for c in (low - divisor, low, low + divisor, low + 2 * divisor) if c >= divisor]
+        widths.append(min(candidates, key=drift))
     return spec.replace(depths=tuple(depths), widths=tuple(widths))
 
 
