@@ -22,6 +22,16 @@ def load_split(dataset: str, split: str, size: int, limit: int | None, batch_siz
     return images, pipe.num_classes, min(limit or pipe.num_examples, pipe.num_examples)
 
 
+def describe(source_name, source_dataset, s, final, dataset, input_size) -> str:
+    text = (
+        f"{source_name} reshaped by DWR (s={s}): depths {list(final.depths)}, widths {list(final.widths)}; "
+        f"widths searched on {dataset} at {input_size}px"
+    )
+    if dataset != source_dataset:
+        text += f", not {source_dataset}: a search on {source_dataset} may give other widths"
+    return text + "."
+
+
 def dwr_card(result: reshape.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
     """A zoo card for a DWR result, with its provenance and measured figures."""
     original = metrics.measure_spec(result.original)
@@ -41,10 +51,7 @@ def dwr_card(result: reshape.DWRResult, name: str, source: ModelCard, dataset: s
         "input_size": input_size,
         **result.provenance(),
     }
-    description = (
-        f"{source.name} reshaped by DWR (s={result.settings['s']}): depths {list(result.final.depths)}, "
-        f"widths {list(result.final.widths)}, searched on {dataset}."
-    )
+    description = describe(source.name, source.dataset, result.settings["s"], result.final, dataset, input_size)
     return ModelCard(name, source.dataset, description, result.final, provenance, {}, figures)
 
 
