@@ -49,6 +49,7 @@ COLUMNS = [
     ("threads", lambda r: str(r["threads"])),
     ("median ms", lambda r: _ms(r["latency_median_ms"])),
     ("p90 ms", lambda r: _ms(r["latency_p90_ms"])),
+    ("min ms", lambda r: _ms(r.get("latency_min_ms"))),
     ("x ref", lambda r: "" if r.get("ratio") is None else f"{r['ratio']:.2f}"),
     ("binary MACs", lambda r: _count(r["binary_macs"])),
     ("activations", lambda r: _count(r["activations"])),
@@ -172,8 +173,14 @@ def plot(path, rows: list, title: str = "") -> int:
                 axis.annotate(r["model"], (r[key], r["latency_median_ms"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
             drawn += len(points) if axis is axes[0] else 0
         axis.set_xlabel(label)
+        values = [r[key] for r in rows if r.get(key)]
+        if values and max(values) > 20 * min(values):  # CIFAR and ImageNet models in one plot
+            axis.set_xscale("log")
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("median latency (ms)")
+    latencies = [r["latency_median_ms"] for r in rows]
+    if latencies and max(latencies) > 20 * min(latencies):
+        axes[0].set_yscale("log")
     axes[0].legend()
     if title:
         figure.suptitle(title, fontsize=9)
