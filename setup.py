@@ -20,7 +20,7 @@ setup(
     packages=["dwr_larq", "dwr_larq.zoo_cards"],
     # The zoo cards live in the top-level zoo/ folder and ship as dwr_larq.zoo_cards.
     package_dir={"dwr_larq": "dwr_larq", "dwr_larq.zoo_cards": "zoo"},
-    package_data={"dwr_larq.zoo_cards": ["*.json"]},
+    package_data={"dwr_larq.zoo_cards": ["*.json"], "dwr_larq": ["imagenet_classes.tsv"]},
     install_requires=requirements(),
     extras_require={"test": ["pytest>=7", "pytest-timeout"]},
     entry_points={"console_scripts": ["dwr-larq=dwr_larq.cli:main"]},

@@ -8,7 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from dwr_larq import layers  # noqa: E402,F401  (registers the custom layers with Keras)
 from dwr_larq.builder import build  # noqa: E402
+from dwr_larq.imagenet import decode_predictions, preprocess_input  # noqa: E402
 from dwr_larq.spec import BackboneSpec, HeadSpec, StemSpec  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["BackboneSpec", "HeadSpec", "StemSpec", "build", "__version__"]
+__all__ = ["BackboneSpec", "HeadSpec", "StemSpec", "build", "decode_predictions", "preprocess_input", "__version__"]

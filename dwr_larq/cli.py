@@ -132,5 +132,10 @@ from dwr_larq.quickstart import quickstart_command  # noqa: E402
 
 main.add_command(quickstart_command)
 
+from dwr_larq.weights_cli import export_weights_command, finetune_command  # noqa: E402
+
+main.add_command(export_weights_command)
+main.add_command(finetune_command)
+
 if __name__ == "__main__":
     main()

@@ -29,7 +29,8 @@ Args:
     input_tensor: optional Keras tensor to use as the model's input.
     weights: None (random init), a dataset tag listed on the card, or a weights file path.
     include_top: whether to include the pooling and dense classifier.
-    num_classes: classes of the classifier (only with include_top=True).
+    num_classes: classes of the classifier (only with include_top=True); None means the
+        card's, or with a weights tag, those of its top.
     pooling: with include_top=False, None (4-D feature map), "avg" or "max".
     classifier_activation: activation of the top layer (None returns logits).
 
@@ -50,8 +51,7 @@ def build_from_card(
     classifier_activation="softmax",
 ):
     """Build the model a card describes, check and load its weights."""
-    num_classes = card.num_classes if num_classes is None else num_classes
-    weights_lib.check_weights_argument(card, weights, include_top, num_classes)
+    source, num_classes = weights_lib.resolve(card, weights, include_top, num_classes)
     model = builder.build(
         card.spec,
         input_shape=input_shape,
@@ -62,7 +62,7 @@ def build_from_card(
         classifier_activation=classifier_activation,
         name=card.name,
     )
-    weights_lib.load_weights(model, card, weights)
+    weights_lib.load(model, card, source)
     return model
 
 
@@ -73,7 +73,7 @@ def _model_function(card: ModelCard):
         input_tensor=None,
         weights=None,
         include_top=True,
-        num_classes=card.num_classes,
+        num_classes=None,
         pooling=None,
         classifier_activation="softmax",
     ):
