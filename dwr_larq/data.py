@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import tensorflow as tf
 
 # The embedded dataset's fixed held-out split: 360 of the 1797 images, stratified.
 DIGITS_TEST_SIZE = 360
@@ -43,7 +44,6 @@ def scale_pixels(images):
 @functools.lru_cache(maxsize=4)
 def _digits_pixels(image_size: int):
     """Digits as float32 RGB in [0, 255] at ``image_size``, split once and cached."""
-    import tensorflow as tf
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -83,8 +83,6 @@ def _check_split(split: str) -> None:
 
 def random_resized_crop(image, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
     """Inception-style crop: a random box of ``scale`` of the area, resized to ``size``."""
-    import tensorflow as tf
-
     begin, box_size, _ = tf.image.sample_distorted_bounding_box(
         tf.shape(image),
         bounding_boxes=tf.zeros([1, 0, 4]),
@@ -99,8 +97,6 @@ def random_resized_crop(image, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3
 
 def resize_centre_crop(image, size: int, crop_fraction: float = 224 / 256):
     """Evaluation transform: shorter side to ``size / crop_fraction``, centre crop ``size``."""
-    import tensorflow as tf
-
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = (size / crop_fraction) / tf.reduce_min(shape)
     resized = tf.cast(tf.round(shape * scale), tf.int32)
@@ -113,8 +109,6 @@ def resize_centre_crop(image, size: int, crop_fraction: float = 224 / 256):
 
 def pad_random_crop(image, size: int, padding: int):
     """CIFAR-style: resize to ``size`` if needed, zero-pad ``padding``, random crop back."""
-    import tensorflow as tf
-
     image = tf.image.resize(image, (size, size), method="bilinear")
     image = tf.image.pad_to_bounding_box(image, padding, padding, size + 2 * padding, size + 2 * padding)
     return tf.image.random_crop(image, (size, size, 3))
@@ -129,8 +123,6 @@ class Policy:
     flip: bool = True
 
     def train_transform(self, size: int) -> Callable:
-        import tensorflow as tf
-
         def transform(image):
             if self.kind == "inception":
                 image = random_resized_crop(image, size)
@@ -141,8 +133,6 @@ class Policy:
         return transform
 
     def eval_transform(self, size: int) -> Callable:
-        import tensorflow as tf
-
         if self.kind == "inception":
             return lambda image: resize_centre_crop(image, size)
         return lambda image: tf.image.resize(image, (size, size), method="bilinear")
@@ -162,7 +152,8 @@ def policy_for_size(image_size: int) -> Policy:
 
 @dataclass
 class Source:
-    """A dataset before preprocessing: unbatched ``(image in [0, 255], label)`` per split."""
+    """A dataset before preprocessing: unbatched ``(image in [0, 255], label)`` per split
+    (uint8 where possible, so that caching decoded images costs one byte per value)."""
 
     name: str
     num_classes: int
@@ -178,8 +169,6 @@ class Source:
 
 def digits_source() -> Source:
     """The embedded digits set at its native 32x32 (resized on the fly for other sizes)."""
-    import tensorflow as tf
-
     def images(split, training, image_size):
         x, y = _digits_pixels(32)[split]
         return tf.data.Dataset.from_tensor_slices((x, y))
@@ -252,8 +241,6 @@ def folder_source(path, image_size: int | None = None) -> Source:
     Images are decoded at full size (Inception crops need it) or resized once to the
     input size for the pad-and-crop policy, which also makes them cacheable.
     """
-    import tensorflow as tf
-
     path = Path(path)
     if not path.is_dir():
         raise ValueError(f"image folder {str(path)!r} does not exist or is not a directory")
@@ -266,9 +253,9 @@ def folder_source(path, image_size: int | None = None) -> Source:
 
         def decode(file, label):
             image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
-            image = tf.cast(image, tf.float32)
-            if policy.kind == "pad_crop":
+            if policy.kind == "pad_crop":  # resized once, kept as uint8 so the cache stays small
                 image = tf.image.resize(image, (size, size), method="bilinear")
+                image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
             return image, label
 
         dataset = tf.data.Dataset.from_tensor_slices((list(files), np.asarray(labels, np.int32)))
@@ -276,7 +263,7 @@ def folder_source(path, image_size: int | None = None) -> Source:
 
     examples = {split: len(pairs) for split, pairs in labelled.items()}
     cacheable = {
-        split: policy.kind == "pad_crop" and n * native * native * 3 * 4 < CACHE_BYTES for split, n in examples.items()
+        split: policy.kind == "pad_crop" and n * native * native * 3 < CACHE_BYTES for split, n in examples.items()
     }
     return Source(f"folder:{path}", len(names), examples, native, policy, images, cacheable)
 
@@ -300,7 +287,6 @@ def _tfds_split(info, wanted: str) -> str:
 
 def tfds_source(name: str, data_dir=None) -> Source:
     """A prepared tensorflow-datasets image classification dataset (never downloaded here)."""
-    import tensorflow as tf
     import tensorflow_datasets as tfds
 
     try:
@@ -335,7 +321,6 @@ def tfds_source(name: str, data_dir=None) -> Source:
         dataset = builder.as_dataset(split=splits[split], as_supervised=True, shuffle_files=training)
 
         def to_rgb(image, label):
-            image = tf.cast(image, tf.float32)
             if image.shape[-1] == 1:
                 image = tf.image.grayscale_to_rgb(image)
             return image, tf.cast(label, tf.int32)
@@ -386,8 +371,6 @@ def pipeline(
     src: Source, split: str, *, batch_size: int, image_size: int | None = None, training: bool | None = None, seed: int = 0
 ) -> Pipeline:
     """Batched ``(images in [-1, 1], labels)``; training splits are shuffled and augmented."""
-    import tensorflow as tf
-
     _check_split(split)
     batch_size = check_batch_size(batch_size)
     size = image_size or src.image_size
@@ -399,7 +382,8 @@ def pipeline(
         dataset = dataset.shuffle(min(src.num_examples[split], 10_000), seed=seed, reshuffle_each_iteration=True)
     transform = src.policy.train_transform(size) if training else src.policy.eval_transform(size)
     dataset = dataset.map(
-        lambda image, label: (scale_pixels(transform(image)), label), num_parallel_calls=tf.data.AUTOTUNE
+        lambda image, label: (scale_pixels(transform(tf.cast(image, tf.float32))), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     return Pipeline(dataset, src.num_examples[split], src.num_classes, size, batch_size)

@@ -35,12 +35,17 @@ MODEL = "model.keras"
 
 
 class Throughput(tf.keras.callbacks.Callback):
-    """Adds ``epoch_seconds``, ``train_seconds`` and ``images_per_second`` (training
-    only, validation excluded) to each epoch's logs, so CSVLogger records them."""
+    """Adds timings to each epoch's logs, so CSVLogger records them and they survive
+    restarts: ``images_per_second`` and ``train_seconds`` (training steps only),
+    ``epoch_seconds`` (with validation) and ``wall_seconds`` (since the previous
+    epoch ended or training began: also checkpoints and other callbacks)."""
 
     def __init__(self, images_per_epoch: int):
         super().__init__()
         self.images_per_epoch = images_per_epoch
+
+    def on_train_begin(self, logs=None):
+        self._last = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -56,7 +61,8 @@ class Throughput(tf.keras.callbacks.Callback):
         logs["epoch_seconds"] = end - self._start
         logs["train_seconds"] = train
         logs["images_per_second"] = self.images_per_epoch / train
-        self._start = None
+        logs["wall_seconds"] = end - self._last
+        self._start, self._last = None, end
 
 
 def drop_partial_line(path) -> None:
@@ -134,6 +140,8 @@ class RunDir:
                 "use another --out, or the original settings to resume it"
             )
         drop_partial_line(self.file(HISTORY))
+        for leftover in [*self.path.glob(".partial-*"), *self.path.glob(".*.partial")]:
+            leftover.unlink()  # temporary files of a write that a kill interrupted
         return True
 
     def history(self) -> list:
@@ -189,9 +197,10 @@ class RunDir:
 
 
 def epoch_figures(history: list) -> dict:
-    """Throughput (median over epochs, so one epoch's tracing does not skew it) and time."""
+    """Training images/second (median over epochs, so one epoch's tracing does not skew
+    it) and the wall time the logged epochs took, summed over restarts."""
     speeds = [row["images_per_second"] for row in history if "images_per_second" in row]
     return {
         "images_per_second": round(statistics.median(speeds), 2) if speeds else None,
-        "wall_seconds": round(sum(row.get("epoch_seconds", 0.0) for row in history), 2),
+        "wall_seconds": round(sum(row.get("wall_seconds", 0.0) for row in history), 2),
     }

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 import tensorflow as tf
 
 from dwr_larq import data, distill, evaluate, recipes, runs, zoo
+from dwr_larq.cards import ModelCard
 
 ACCURACY = "accuracy"
 
@@ -46,31 +48,24 @@ def compile_for_step(model, recipe: recipes.Recipe, step: recipes.Step, updates:
     return distiller
 
 
-def train(
-    model: str,
-    *,
-    dataset: str,
-    epochs: int,
-    batch_size: int,
-    out,
-    recipe: str = "reactnet",
-    teacher=None,
-    data_dir=None,
-    input_size: int | None = None,
-    learning_rate: float | None = None,
-    seed: int = 0,
-    verbose="auto",
-) -> dict:
-    """Train zoo model (or card file) ``model`` and return the run's summary.
+@dataclass
+class Plan:
+    """Everything a run needs, checked before its folder is touched."""
 
-    Args:
-        model: a zoo name such as ``"ResNet18CIFARDWR"`` or a card ``.json`` path.
-        dataset: ``digits``, ``folder:PATH`` or a tensorflow-datasets name.
-        epochs: total epochs, split over the recipe's steps.
-        out: the run directory (created, or resumed when it holds this same run).
-        teacher: optional distillation teacher (see ``dwr_larq.distill.load_teacher``).
-        learning_rate: overrides the recipe's peak learning rate.
-    """
+    card: ModelCard
+    recipe: recipes.Recipe
+    step_epochs: list
+    source: data.Source
+    student: tf.keras.Model
+    teacher: tf.keras.Model | None
+    batch_size: int
+    image_size: int
+    config: dict
+
+
+def plan(model, *, dataset, epochs, batch_size, recipe="reactnet", teacher=None, data_dir=None,
+         input_size=None, learning_rate=None, seed=0) -> Plan:
+    """Resolve and check every argument of ``train``; raises ``ValueError`` naming the problem."""
     recipe_ = recipes.get_recipe(recipe)
     if learning_rate is not None:
         if not learning_rate > 0:
@@ -83,8 +78,6 @@ def train(
     source = data.source(dataset, data_dir, image_size=size)
     student = zoo.build_from_card(card, input_shape=(size, size, 3), num_classes=source.num_classes)
     teacher_model = distill.load_teacher(teacher, (size, size, 3), source.num_classes) if teacher is not None else None
-
-    run = runs.RunDir(out)
     config = {
         "model": card.name,
         "spec": card.spec.to_dict(),
@@ -98,42 +91,67 @@ def train(
         "teacher": _teacher_label(teacher),
         "seed": seed,
     }
-    run.start(config)
+    return Plan(card, recipe_, step_epochs, source, student, teacher_model, batch_size, size, config)
+
+
+def run_steps(plan: Plan, run: runs.RunDir, train_data, test_data, verbose="auto") -> list:
+    """Fit each recipe step in turn, each from the previous one's weights; finished
+    steps restore their final state from their backup and train no epoch."""
+    previous, first_epoch, steps = None, 0, []
+    for index, (step, count) in enumerate(zip(plan.recipe.steps, plan.step_epochs)):
+        step_model = recipes.model_for_step(plan.student, step)
+        if previous is not None:
+            recipes.transfer_weights(previous, step_model)
+        fit_model = compile_for_step(step_model, plan.recipe, step, count * train_data.steps, plan.teacher)
+        callbacks = run.callbacks(
+            step.name, first_epoch=first_epoch, final=index == len(plan.recipe.steps) - 1,
+            images_per_epoch=train_data.num_examples,
+        )
+        fit_model.fit(
+            train_data.dataset, validation_data=test_data.dataset, initial_epoch=first_epoch,
+            epochs=first_epoch + count, callbacks=callbacks, verbose=verbose,
+        )
+        rows = [row for row in run.history() if first_epoch <= row["epoch"] < first_epoch + count]
+        steps.append({"name": step.name, "binary_weights": step.binary_weights, "epochs": count, **runs.epoch_figures(rows)})
+        previous, first_epoch = step_model, first_epoch + count
+    return steps
+
+
+def train(model: str, *, dataset: str, epochs: int, batch_size: int, out, recipe: str = "reactnet", teacher=None,
+          data_dir=None, input_size: int | None = None, learning_rate: float | None = None, seed: int = 0,
+          verbose="auto") -> dict:
+    """Train zoo model (or card file) ``model`` and return the run's summary.
+
+    Args:
+        model: a zoo name such as ``"ResNet18CIFARDWR"`` or a card ``.json`` path.
+        dataset: ``digits``, ``folder:PATH`` or a tensorflow-datasets name.
+        epochs: total epochs, split over the recipe's steps.
+        out: the run directory (created, or resumed when it holds this same run).
+        teacher: optional distillation teacher (see ``dwr_larq.distill.load_teacher``).
+        learning_rate: overrides the recipe's peak learning rate.
+    """
+    plan_ = plan(model, dataset=dataset, epochs=epochs, batch_size=batch_size, recipe=recipe, teacher=teacher,
+                 data_dir=data_dir, input_size=input_size, learning_rate=learning_rate, seed=seed)
+    run = runs.RunDir(out)
+    run.start(plan_.config)
     if run.complete:
         return run.summary()
 
     start = time.perf_counter()
     tf.keras.utils.set_random_seed(seed)
-    train_data = data.pipeline(source, "train", batch_size=batch_size, image_size=size, seed=seed)
-    test_data = data.pipeline(source, "test", batch_size=batch_size, image_size=size)
-    previous, first_epoch, steps = None, 0, []
-    for index, (step, count) in enumerate(zip(recipe_.steps, step_epochs)):
-        final = index == len(recipe_.steps) - 1
-        step_model = recipes.model_for_step(student, step)
-        if previous is not None:
-            recipes.transfer_weights(previous, step_model)
-        fit_model = compile_for_step(step_model, recipe_, step, count * train_data.steps, teacher_model)
-        fit_model.fit(
-            train_data.dataset,
-            validation_data=test_data.dataset,
-            initial_epoch=first_epoch,
-            epochs=first_epoch + count,
-            callbacks=run.callbacks(step.name, first_epoch=first_epoch, final=final, images_per_epoch=train_data.num_examples),
-            verbose=verbose,
-        )
-        step_rows = [row for row in run.history() if first_epoch <= row["epoch"] < first_epoch + count]
-        steps.append({"name": step.name, "binary_weights": step.binary_weights, "epochs": count, **runs.epoch_figures(step_rows)})
-        previous, first_epoch = step_model, first_epoch + count
+    train_data = data.pipeline(plan_.source, "train", batch_size=plan_.batch_size, image_size=plan_.image_size, seed=seed)
+    test_data = data.pipeline(plan_.source, "test", batch_size=plan_.batch_size, image_size=plan_.image_size)
+    steps = run_steps(plan_, run, train_data, test_data, verbose)
 
-    result = evaluate.keras_accuracy(student, test_data)
-    run.save_model(student)
+    result = evaluate.keras_accuracy(plan_.student, test_data)
+    run.save_model(plan_.student)
     history = run.history()
-    final_rows = [row for row in history if row["epoch"] >= sum(step_epochs[:-1])]
+    final_rows = [row for row in history if row["epoch"] >= sum(plan_.step_epochs[:-1])]
     best = max(final_rows, key=lambda row: row.get(f"val_{ACCURACY}", -1.0), default={})
     summary = {
-        "model": card.name,
+        "model": plan_.card.name,
         "dataset": dataset,
-        "recipe": recipe_.name,
+        "recipe": plan_.recipe.name,
         "epochs": len(history),
         "planned_epochs": epochs,
         ACCURACY: result[ACCURACY],

@@ -119,12 +119,15 @@ def test_history_keeps_the_last_row_of_an_epoch_and_skips_broken_lines(tmp_path)
     assert [(row["epoch"], row["accuracy"]) for row in rows] == [(0, 0.5), (1, 0.7), (2, 0.8)]
 
 
-def test_resuming_cuts_a_history_line_left_half_written(tmp_path):
+def test_resuming_cleans_up_what_a_kill_left_half_written(tmp_path):
     run = runs.RunDir(tmp_path / "run")
     run.start({"epochs": 3})
     run.file("history.csv").write_text("epoch,accuracy\n0,0.5\n1,0.6")
+    (run.path / ".partial-123-model.keras").write_text("half a model")
+    (run.path / ".summary.json.abc.partial").write_text("{")
     assert run.start({"epochs": 3}) is True
     assert run.file("history.csv").read_text() == "epoch,accuracy\n0,0.5\n"
+    assert sorted(p.name for p in run.path.iterdir()) == ["config.json", "history.csv"]
 
 
 def _command(card, out):
