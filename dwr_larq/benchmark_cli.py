@@ -27,7 +27,7 @@ def _timer(remote, binary, remote_dir, kernel):
     if remote:
         from dwr_larq.remote import RemoteTimer
 
-        return RemoteTimer(remote, binary, remote_dir)
+        return RemoteTimer(remote, binary, remote_dir, kernel=kernel)
     return LocalTimer(kernel)
 
 
@@ -73,7 +73,7 @@ class Outputs:
 @click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Time every model this many times in turn and pool the runs (evens out a drifting load).")
 @click.option("--kernel", type=click.Choice(sorted(BCONV_KERNELS)), default="bgemm", show_default=True,
-              help="LCE bconv kernel of the local interpreter (bgemm is LCE's default).")
+              help="LCE's bconv kernel (bgemm is LCE's default; passed to lce_benchmark_model as --use_indirect_bgemm or --use_reference_bconv).")
 @click.option("--reference", help="Model whose median latency the others are divided by (the 'x ref' column).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write rows, failures and settings as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the rows as CSV.")

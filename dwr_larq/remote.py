@@ -23,6 +23,8 @@ from pathlib import PurePosixPath
 
 from dwr_larq.benchmark import BenchmarkError, DeviceError, Latency
 
+# lce_benchmark_model's own flags for LCE's bconv kernels (the same choice as the interpreter's).
+KERNEL_FLAGS = {"bgemm": [], "indirect": ["--use_indirect_bgemm=true"], "reference": ["--use_reference_bconv=true"]}
 SSH_CONNECTION_FAILED = 255  # ssh's own exit status; any other is the remote command's
 _NUMBER = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 
@@ -89,12 +91,14 @@ class RemoteTimer:
     """Times flatbuffers on ``target`` (``user@host``): scp each once, then ssh ``lce_benchmark_model``."""
 
     supports_rounds = False
-    kernel = "device default"
 
     def __init__(self, target: str, binary: str = "lce_benchmark_model", remote_dir: str = "/tmp/dwr-larq-benchmark",
-                 ssh: str = "ssh", scp: str = "scp", connect_timeout: int = 10):
+                 ssh: str = "ssh", scp: str = "scp", connect_timeout: int = 10, kernel: str = "bgemm"):
         if not target or target.startswith("-") or any(c.isspace() for c in target):
             raise BenchmarkError(f"--remote must look like user@host, got {target!r}")
+        if kernel not in KERNEL_FLAGS:
+            raise BenchmarkError(f"unknown bconv kernel {kernel!r}; one of {', '.join(KERNEL_FLAGS)}")
+        self.kernel = kernel
         self.target, self.binary, self.remote_dir = target, binary, remote_dir.rstrip("/") or "/"
         self.ssh, self.scp = ssh, scp
         self.options = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}"]
@@ -143,7 +147,7 @@ class RemoteTimer:
     def command(self, remote_graph: str, threads: int, runs: int, warmup: int) -> str:
         return " ".join(
             [remote_word(self.binary), f"--graph={remote_word(remote_graph)}", f"--num_threads={threads}",
-             f"--num_runs={runs}", f"--warmup_runs={warmup}"]
+             f"--num_runs={runs}", f"--warmup_runs={warmup}", *KERNEL_FLAGS[self.kernel]]
         )
 
     def measure(self, path, threads: int, runs: int, warmup: int) -> Latency:

@@ -2,11 +2,12 @@
 # Benchmark LCE .tflite files on a Raspberry Pi (or any ssh-reachable ARM board) with
 # lce_benchmark_model: the shell twin of `dwr-larq benchmark --remote USER@HOST`.
 #
-#   scripts/benchmark_rpi.sh [-b BINARY] [-t "1 2 4"] [-r RUNS] [-w WARMUP] [-d REMOTE_DIR] [-o LOG_DIR] \
-#       USER@HOST MODEL.tflite...
+#   scripts/benchmark_rpi.sh [-b BINARY] [-t 1,2,4] [-r RUNS] [-w WARMUP] [-k bgemm|indirect|reference] \
+#       [-d REMOTE_DIR] [-o LOG_DIR] USER@HOST MODEL.tflite...
 #
 # Copies each model with scp, runs `BINARY --graph=... --num_threads=N --num_runs=RUNS
-# --warmup_runs=WARMUP` over ssh for every thread count, keeps the raw logs in LOG_DIR and
+# --warmup_runs=WARMUP` (plus --use_indirect_bgemm=true or --use_reference_bconv=true for -k)
+# over ssh for every thread count, keeps the raw logs in LOG_DIR and
 # prints one tab-separated line per model and thread count (times in ms, memory in MB;
 # median is lce_benchmark_model's median= when it prints one, else its average).
 # Make .tflite files with `dwr-larq convert NAME -o NAME.tflite`.
@@ -18,16 +19,23 @@ runs=20
 warmup=3
 remote_dir=/tmp/dwr-larq-benchmark
 log_dir=""
+kernel_flag=""
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "error: $*" >&2; exit 1; }
 
-while getopts "b:t:r:w:d:o:h" option; do
+while getopts "b:t:r:w:k:d:o:h" option; do
     case "$option" in
         b) binary=$OPTARG ;;
         t) threads=${OPTARG//,/ } ;;
         r) runs=$OPTARG ;;
         w) warmup=$OPTARG ;;
+        k) case "$OPTARG" in
+               bgemm) kernel_flag="" ;;
+               indirect) kernel_flag=" --use_indirect_bgemm=true" ;;
+               reference) kernel_flag=" --use_reference_bconv=true" ;;
+               *) die "-k must be bgemm, indirect or reference, got '$OPTARG'" ;;
+           esac ;;
         d) remote_dir=$OPTARG ;;
         o) log_dir=$OPTARG ;;
         *) usage ;;
@@ -76,7 +84,7 @@ for model in "$@"; do
         || die "scp of $model to $target failed"
     for n in $threads; do
         log="$log_dir/${name%.tflite}-t$n.log"
-        on_device "\"$remote_binary\" --graph=\"$remote_dir/$name\" --num_threads=$n --num_runs=$runs --warmup_runs=$warmup 2>&1" \
+        on_device "\"$remote_binary\" --graph=\"$remote_dir/$name\" --num_threads=$n --num_runs=$runs --warmup_runs=$warmup$kernel_flag 2>&1" \
             >"$log" || true
         awk -v model="${name%.tflite}" -v threads="$n" '
             function field(line, key,    m) {

@@ -94,6 +94,16 @@ def test_remote_benchmark_copies_runs_and_parses(tiny_card, cache_dir, tmp_path,
     assert "TinyReAct" in result.stdout and "47.5" in result.stdout
 
 
+def test_the_kernel_choice_reaches_the_device(tiny_card, cache_dir, tmp_path, monkeypatch):
+    device = fake_device(tmp_path, monkeypatch)
+    out = tmp_path / "rows.json"
+    result = benchmark(tiny_card, "--remote", "pi@raspberrypi", "--remote-dir", device / "graphs", "--kernel", "indirect",
+                       "--cache-dir", cache_dir, "--json", out)
+    assert result.exit_code == 0, result.stderr
+    assert (device / "benchmark.log").read_text().rstrip().endswith("--warmup_runs=3 --use_indirect_bgemm=true")
+    assert json.loads(out.read_text())["rows"][0]["kernel"] == "indirect"
+
+
 def test_remote_dir_under_home_goes_through_scp_relative_paths(tiny_card, cache_dir, tmp_path, monkeypatch):
     device = fake_device(tmp_path, monkeypatch)
     result = benchmark(tiny_card, "--remote", "pi@raspberrypi", "--remote-dir", "~/bench", "--cache-dir", cache_dir,
@@ -148,7 +158,7 @@ def tflite_file(tiny_card, cache_dir, tmp_path):
 def test_shell_script_prints_one_line_per_model_and_thread_count(tflite_file, tmp_path, monkeypatch):
     device = fake_device(tmp_path, monkeypatch)
     logs = tmp_path / "logs"
-    result = run_script("-t", "1,2", "-r", 9, "-d", device / "graphs", "-o", logs, "pi@raspberrypi", tflite_file)
+    result = run_script("-t", "1,2", "-r", 9, "-k", "indirect", "-d", device / "graphs", "-o", logs, "pi@raspberrypi", tflite_file)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].split("\t") == ["model", "threads", "runs", "median_ms", "avg_ms", "min_ms", "peak_mb"]
@@ -156,7 +166,9 @@ def test_shell_script_prints_one_line_per_model_and_thread_count(tflite_file, tm
         [tflite_file.stem, str(n), "21", "47.52", "47.69", "47.01", "24.7734"] for n in (1, 2)
     ]
     assert len(list(logs.glob("*.log"))) == 2
-    assert "--num_runs=9" in (device / "benchmark.log").read_text()
+    calls = (device / "benchmark.log").read_text().splitlines()
+    assert calls == [f"--graph={device / 'graphs' / tflite_file.name} --num_threads={n} --num_runs=9 --warmup_runs=3 "
+                     "--use_indirect_bgemm=true" for n in (1, 2)]
 
 
 @pytest.mark.parametrize(
@@ -175,3 +187,6 @@ def test_shell_script_bad_input(tmp_path, monkeypatch):
     assert "no such file" in run_script("pi@raspberrypi", tmp_path / "missing.tflite").stderr
     assert "not a TFLite flatbuffer" in run_script("pi@raspberrypi", tmp_path / "text.tflite").stderr
     assert "thread counts must be integers >= 1" in run_script("-t", "0", "pi@raspberrypi", tmp_path / "text.tflite").stderr
+    assert "-k must be bgemm, indirect or reference" in run_script("-k", "fast", "pi@raspberrypi", tmp_path / "text.tflite").stderr
+    no_models = run_script("pi@raspberrypi")
+    assert no_models.returncode == 2 and "USER@HOST MODEL.tflite..." in no_models.stderr
