@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from dwr_larq import evaluate, runs, weights as weights_lib, weights_cache, zoo
 from dwr_larq.atomic import write_atomically
@@ -76,6 +77,13 @@ def _save_weights(model, out: Path, stem: str) -> tuple:
     return target, digest
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Atomic write, then the usual 0644: these files get uploaded and served
+    (``write_atomically``'s temporary files are private, 0600)."""
+    write_atomically(path, text)
+    os.chmod(path, 0o644)
+
+
 def _shipped_card_file(card: ModelCard) -> str | None:
     for entry in card_files():
         if json.loads(entry.read_text()).get("name") == card.name:
@@ -104,8 +112,10 @@ def export_weights(run_dir, *, name: str, tag: str, out, base_url: str | None = 
     trained = evaluate.load_keras(run.path)
     size = trained.input_shape[1]
     num_classes = int(trained.output_shape[-1])
-    top = zoo.build_from_card(card, input_shape=(size, size, 3), num_classes=num_classes)
-    no_top = zoo.build_from_card(card, input_shape=(size, size, 3), include_top=False)
+    # A named input keeps the files byte-identical across exports of the same run
+    # (Keras numbers unnamed inputs per session, and HDF5 files list every layer name).
+    top = zoo.build_from_card(card, input_tensor=tf.keras.Input((size, size, 3), name="input"), num_classes=num_classes)
+    no_top = zoo.build_from_card(card, input_tensor=tf.keras.Input((size, size, 3), name="input"), include_top=False)
     _copy_into(trained, top)
     _copy_into(trained, no_top)
     probe = np.random.default_rng(0).uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
@@ -142,9 +152,9 @@ def export_weights(run_dir, *, name: str, tag: str, out, base_url: str | None = 
     lines = {line[66:]: line for line in (sums.read_text().splitlines() if sums.is_file() else []) if len(line) > 66}
     for path, digest in ((top_file, top_sha), (no_top_file, no_top_sha)):
         lines[path.name] = f"{digest}  {path.name}"
-    write_atomically(sums, "".join(f"{line}\n" for line in lines.values()))
+    _write_text(sums, "".join(f"{line}\n" for line in lines.values()))
     entry_path = out / f"{card.name}.{tag}.entry.json"
-    write_atomically(entry_path, json.dumps({tag: entry}, indent=2) + "\n")
+    _write_text(entry_path, json.dumps({tag: entry}, indent=2) + "\n")
 
     card_path = out / f"{card.name}.json"
     previous = ModelCard.from_dict(json.loads(card_path.read_text()), str(card_path)) if card_path.is_file() else card
@@ -153,7 +163,7 @@ def export_weights(run_dir, *, name: str, tag: str, out, base_url: str | None = 
     if base_url:
         merged["weights_url"] = base_url
     ModelCard.from_dict(merged, "exported card")  # the card we write must load
-    write_atomically(card_path, json.dumps(merged, indent=2) + "\n")
+    _write_text(card_path, json.dumps(merged, indent=2) + "\n")
     return {
         "files": {"top": str(top_file), "no_top": str(no_top_file)},
         "sha256": {"top": top_sha, "no_top": no_top_sha},

@@ -34,9 +34,10 @@ class Published:
 
 def _train_command(card: ModelCard, tag: str) -> str:
     dataset = TRAINING_DATASETS.get(tag, tag)
+    run = f"runs/{card.name}-{tag}"
     return (
-        f"`dwr-larq train {card.name} --dataset {dataset} --epochs N --batch-size B --out runs/{tag}`, then "
-        f"`dwr-larq export-weights runs/{tag} --name {card.name} --tag {tag} --out DIR`"
+        f"`dwr-larq train {card.name} --dataset {dataset} --epochs N --batch-size B --out {run}`, then "
+        f"`dwr-larq export-weights {run} --name {card.name} --tag {tag} --out DIR`"
     )
 
 
@@ -100,7 +101,7 @@ def local_file(card: ModelCard, source) -> str | None:
     """The local path of a resolved source: a path as given, or the verified cached download."""
     if source is None or isinstance(source, str):
         return source
-    what = f"{card.name}'s {source.tag!r} weights ({source.variant.replace('_', '-')})"
+    what = f"{card.name}'s {source.tag!r} weights {'with' if source.variant == 'top' else 'without'} top"
     return str(weights_cache.fetch(source.file, source.sha256, card.weights_url, what))
 
 
@@ -193,4 +194,4 @@ def load_file(model, path) -> None:
         if status is not None and hasattr(status, "assert_existing_objects_matched"):
             status.assert_existing_objects_matched()
     except (ValueError, AssertionError, OSError, KeyError) as error:
-        raise ValueError(f"cannot load weights {path!r} into {model.name}: {error}") from None
+        raise ValueError(f"cannot load weights {path!r} into {model.name} (weights for another architecture?): {error}") from None
