@@ -132,3 +132,20 @@ def test_a_folder_that_is_not_a_run(tmp_path, trained):
     folder.mkdir()
     result = _export(folder, "--name", trained["card"], "--tag", "digits", "--out", tmp_path / "publish")
     assert result.exit_code == 1 and "is not a dwr-larq run directory (no config.json)" in result.output
+
+
+def test_a_runs_saved_model_and_checkpoint_also_serve_as_weights_files(trained):
+    """weights= takes a run's model.keras or best/ checkpoint prefix too, with or without top."""
+    images = _digits()
+    for weights in (str(trained["run"] / runs.MODEL), str(trained["run"] / "best" / "weights")):
+        tf.keras.backend.clear_session()
+        full = zoo.get_model(trained["card"], weights=weights)
+        reference = tf.keras.Model(full.input, full.get_layer("avg_pool").input)
+        features = zoo.get_model(trained["card"], include_top=False, weights=weights)
+        np.testing.assert_allclose(features.predict(images, verbose=0), reference.predict(images, verbose=0), atol=1e-6)
+    original = tf.keras.models.load_model(str(trained["run"] / runs.MODEL))
+    np.testing.assert_allclose(
+        zoo.get_model(trained["card"], weights=str(trained["run"] / runs.MODEL)).predict(images, verbose=0),
+        original.predict(images, verbose=0),
+        atol=1e-6,
+    )
