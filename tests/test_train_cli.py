@@ -86,3 +86,17 @@ def test_evaluate_refuses_an_unfinished_run_and_other_classes(tmp_path, card):
     tf.keras.Model(inputs, outputs).save(str(tmp_path / "five.keras"))
     result = invoke("evaluate", tmp_path / "five.keras", "--dataset", "digits")
     assert result.exit_code == 1 and "predicts 5 classes but dataset 'digits' has 10" in result.output
+
+
+def test_train_on_an_image_folder(tmp_path, card):
+    from test_data import _write_pngs
+
+    _write_pngs(tmp_path / "images", {"circle": 10, "square": 10}, size=(24, 24))
+    out = tmp_path / "run"
+    result = invoke(*train_args(card, out, **{"--dataset": f"folder:{tmp_path / 'images'}", "--recipe": "bireal"}))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["train_images"], summary["test_images"], summary["epochs"]) == (16, 4, 2)
+    import tensorflow as tf
+
+    assert tf.keras.models.load_model(str(out / "model.keras")).output_shape == (None, 2)

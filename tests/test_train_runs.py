@@ -137,26 +137,33 @@ def _command(card, out):
     ]
 
 
-def test_a_sigkilled_run_resumes_with_the_same_command(tmp_path, card):
+@pytest.mark.parametrize(
+    "step, logged",
+    [("step1", 1), ("step2", 4)],
+    ids=["killed-in-step1", "killed-in-step2"],
+)
+def test_a_sigkilled_run_resumes_with_the_same_command(tmp_path, card, step, logged):
     out = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     first = subprocess.Popen(_command(card, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 240
-    # Kill once the first epoch is logged and backed up, in the middle of the next one.
-    while not (runs.read_history(out / "history.csv") and (out / "backup" / "step1" / "chief" / "checkpoint").exists()):
+    # Kill once the step's latest epoch is logged and backed up, in the middle of the next one.
+    backup = out / "backup" / step / "chief" / "checkpoint"
+    while not (len(runs.read_history(out / "history.csv")) >= logged and backup.exists()):
         assert first.poll() is None, first.stdout.read().decode()
-        assert time.monotonic() < deadline, "no epoch finished in time"
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, "the run did not get far enough in time"
+        time.sleep(0.02)
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert first.returncode == -signal.SIGKILL
     assert not (out / "summary.json").exists()
-    done_before = len(runs.read_history(out / "history.csv"))
-    assert 1 <= done_before < 6
+    assert logged <= len(runs.read_history(out / "history.csv")) < 6
 
     second = subprocess.run(_command(card, out), capture_output=True, text=True, env=env, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "Epoch 1/3" not in second.stdout  # it resumed rather than started again
+    for epoch in range(1, logged + 1):  # it resumed: no backed-up epoch is trained again
+        assert f"Epoch {epoch}/" not in second.stdout
+    assert f"Epoch {logged + 1}/" in second.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == summary["planned_epochs"] == 6
     assert [int(row["epoch"]) for row in runs.read_history(out / "history.csv")] == list(range(6))
