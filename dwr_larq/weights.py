@@ -193,5 +193,6 @@ def load_file(model, path) -> None:
         status = model.load_weights(path)
         if status is not None and hasattr(status, "assert_existing_objects_matched"):
             status.assert_existing_objects_matched()
+            status.expect_partial()  # a checkpoint with a top, loaded without it: nothing to warn about
     except (ValueError, AssertionError, OSError, KeyError) as error:
         raise ValueError(f"cannot load weights {path!r} into {model.name} (weights for another architecture?): {error}") from None

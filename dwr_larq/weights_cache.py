@@ -77,7 +77,7 @@ def fetch(file: str, expected: str, card_url: str | None, what: str) -> Path:
         )
     _writable_folder(target.parent)
     url = f"{base.rstrip('/')}/{file}"
-    partial = f".{file}.partial"
+    partial = f".{file}.{os.getpid()}.partial"  # per process: parallel loads never share a partial file
     import tensorflow as tf
 
     try:
