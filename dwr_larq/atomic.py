@@ -15,6 +15,10 @@ def write_atomically(path, data) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
+        # mkstemp makes the file 0600; give it the permissions an ordinary open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

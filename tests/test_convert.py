@@ -75,6 +75,17 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import stat
+
+    target = tmp_path / "card.json"
+    atomic.write_atomically(target, "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert target.read_text() == "{}"
+
+
 def test_a_failed_conversion_leaves_no_file(tmp_path, monkeypatch):
     def broken_converter(model):
         raise RuntimeError("converter crashed")
