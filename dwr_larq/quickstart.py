@@ -18,7 +18,8 @@ from dwr_larq.atomic import write_atomically
 
 MODELS = ("ResNet18CIFAR", "ResNet18CIFARDWR")
 DATASET = "digits"
-# The short schedule, tuned so that both models finish in minutes on 2 CPU cores.
+# The short schedule: 3 + 3 epochs. Measured on a 2-core VM: 8.6 min with one other job
+# running, 11-13 min with two or three; the DWR model reached 98.6-99.4% in 3 runs.
 EPOCHS = 6
 BATCH_SIZE = 32
 LEARNING_RATE = 2e-3
@@ -105,7 +106,7 @@ def table(rows: list) -> str:
 @click.option("--learning-rate", type=float, default=LEARNING_RATE, show_default=True)
 def quickstart_command(out, epochs, batch_size, learning_rate):
     """Train, convert and compare the CIFAR ResNet-18 and its DWR reshape on the embedded
-    digits set (no download), in a few minutes on a laptop CPU."""
+    digits set (no download), in about 9 minutes on 2 CPU cores."""
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
