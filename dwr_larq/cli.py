@@ -85,13 +85,31 @@ def summary(name, input_size, as_json, layers):
             click.echo(f"  {key:<22} {_format_count(value):>10}")
 
 
+def _model_to_convert(name: str, input_size: int | None):
+    """(label, Keras model) for a zoo name, a card file, a trained run folder or a saved model."""
+    import os
+
+    if os.path.isdir(name) or name.endswith((".keras", ".h5")):
+        if input_size:
+            raise click.ClickException("--input-size applies to zoo models and cards; a saved model keeps its input shape")
+        from dwr_larq.evaluate import load_keras
+
+        try:
+            return name, load_keras(name)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    card = _card(name)
+    return card.name, _build(card, input_size)
+
+
 @main.command()
 @click.argument("name")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite file to write.")
 @click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the model's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def convert(name, output, input_size, as_json):
-    """Convert a zoo model (or a card file) to an LCE .tflite flatbuffer."""
+    """Convert a zoo model, a card file, a trained run folder or a saved .keras model
+    to an LCE .tflite flatbuffer."""
     from dwr_larq import convert as convert_lib
     from dwr_larq import metrics
 
@@ -100,12 +118,11 @@ def convert(name, output, input_size, as_json):
         convert_lib.check_output_path(output)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    card = _card(name)
-    model = _build(card, input_size)
+    label, model = _model_to_convert(name, input_size)
     report = convert_lib.convert(model, output)
     expected = len(metrics.binary_conv_layers(model))
     if as_json:
-        click.echo(json.dumps({"name": card.name, **report.to_dict(), "keras_binary_convs": expected}, indent=2))
+        click.echo(json.dumps({"name": label, **report.to_dict(), "keras_binary_convs": expected}, indent=2))
     else:
         click.echo(f"wrote {report.path} ({report.size_bytes / 1024:.1f} KiB) in {report.seconds:.1f}s")
         click.echo(f"  {report.binary_convs} LceBconv2d ops for {expected} binary convs in Keras")

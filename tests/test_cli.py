@@ -63,3 +63,21 @@ def test_convert_to_a_missing_folder_writes_nothing(tmp_path):
     result = run("convert", "ResNet20DWR", "-o", str(tmp_path / "nope" / "m.tflite"))
     assert result.exit_code != 0 and "does not exist" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_a_saved_keras_model(tmp_path):
+    model = zoo.ResNet20DWR(num_classes=3)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    out = tmp_path / "model.tflite"
+    result = run("convert", str(path), "-o", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["op_counts"]["LceBconv2d"] == 6
+
+
+def test_convert_a_file_that_is_not_a_model(tmp_path):
+    bogus = tmp_path / "bogus.keras"
+    bogus.write_text("not a model")
+    result = run("convert", str(bogus), "-o", str(tmp_path / "m.tflite"))
+    assert result.exit_code != 0 and "not a loadable Keras model" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bogus.keras"]
