@@ -171,7 +171,7 @@ class Prepared:
     path: Path
     input_size: int
     size_bytes: int
-    figures: dict  # binary_macs, activations, binary_convs (None when unknown)
+    figures: dict  # binary_macs, packed_binary_macs, activations, binary_convs
     conversion_seconds: float | None = None  # None: the user gave the .tflite
     cached: bool = False
 
@@ -227,7 +227,9 @@ def prepare(source: Source, input_size: int | None, cache_dir) -> Prepared:
             meta = None
     if not cached:
         meta = _convert_to_cache(source, size, tflite, sidecar, key)
-    return Prepared(source, tflite, size, tflite.stat().st_size, meta["figures"], meta["conversion_seconds"], cached)
+    packed = binary_conv_figures(tflite.read_bytes())["packed_binary_macs"]
+    figures = {**meta["figures"], "packed_binary_macs": packed}
+    return Prepared(source, tflite, size, tflite.stat().st_size, figures, meta["conversion_seconds"], cached)
 
 
 # --- timing -----------------------------------------------------------------------
@@ -318,6 +320,7 @@ class Row:
     memory_method: str
     tflite_bytes: int
     binary_macs: int | None
+    packed_binary_macs: int | None
     activations: int | None
     conversion_seconds: float | None
     conversion_cached: bool
@@ -364,6 +367,7 @@ def make_row(prepared: Prepared, threads: int, latency: Latency, timer, warmup: 
         memory_method=latency.memory_method,
         tflite_bytes=prepared.size_bytes,
         binary_macs=figures.get("binary_macs"),
+        packed_binary_macs=figures.get("packed_binary_macs"),
         activations=figures.get("activations"),
         conversion_seconds=None if prepared.conversion_seconds is None else round(prepared.conversion_seconds, 2),
         conversion_cached=prepared.cached,

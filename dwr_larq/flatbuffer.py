@@ -3,7 +3,9 @@
 A bare flatbuffer has no Keras model to profile, but every ``LceBconv2d`` carries
 its filter shape, its output shape and (in its custom options) its unpacked input
 channel count: enough for the same binary MACs and activations that
-``dwr_larq.metrics`` counts on the Keras side.
+``dwr_larq.metrics`` counts on the Keras side. It also shows what LCE computes:
+input channels bitpacked into 32-bit words, so a conv reading C channels costs
+``ceil(C / 32) * 32`` channels' worth of XNOR-popcounts (``packed_binary_macs``).
 """
 
 from __future__ import annotations
@@ -46,12 +48,13 @@ def _tensor_shape(subgraph, index: int) -> list:
 
 
 def binary_conv_figures(flatbuffer: bytes) -> dict:
-    """Binary convs, binary MACs and activations (elements entering binary convs) of a flatbuffer."""
+    """Binary convs, binary MACs, packed binary MACs (input channels rounded up to whole
+    32-bit words, what the kernels compute) and activations (elements entering binary convs)."""
     from flatbuffers import flexbuffers
     from larq_compute_engine.mlir.python import tflite_schema
 
     model = tflite_schema.Model.GetRootAsModel(bytearray(flatbuffer), 0)
-    convs = macs = activations = 0
+    convs = macs = packed = activations = 0
     input_shape = None
     for s in range(model.SubgraphsLength()):
         subgraph = model.Subgraphs(s)
@@ -63,9 +66,11 @@ def binary_conv_figures(flatbuffer: bytes) -> dict:
                 continue
             channels_in = flexbuffers.Loads(op.CustomOptionsAsNumpy().tobytes())["channels_in"]
             _, in_h, in_w, _ = _tensor_shape(subgraph, op.Inputs(0))
-            out_channels, k_h, k_w, _ = _tensor_shape(subgraph, op.Inputs(1))  # OHWI, I bitpacked
+            out_channels, k_h, k_w, words = _tensor_shape(subgraph, op.Inputs(1))  # OHWI, I in 32-bit words
             _, out_h, out_w, _ = _tensor_shape(subgraph, op.Outputs(0))
             convs += 1
             macs += out_h * out_w * out_channels * k_h * k_w * channels_in
+            packed += out_h * out_w * out_channels * k_h * k_w * words * 32
             activations += in_h * in_w * channels_in
-    return {"binary_convs": convs, "binary_macs": macs, "activations": activations, "input_shape": input_shape}
+    return {"binary_convs": convs, "binary_macs": macs, "packed_binary_macs": packed, "activations": activations,
+            "input_shape": input_shape}

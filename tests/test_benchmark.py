@@ -124,12 +124,19 @@ def test_flatbuffer_figures_match_the_keras_metrics():
     model = zoo.ResNet20DWR()
     expected = metrics.measure(model)
     figures = flatbuffer.binary_conv_figures(convert.to_flatbuffer(model))
+    packed = figures.pop("packed_binary_macs")
     assert figures == {
         "binary_convs": expected.binary_convs,
         "binary_macs": expected.binary_macs,
         "activations": expected.activations,
         "input_shape": [32, 32, 3],
     }
+    # Widths 16, 78, 134 are not multiples of 32: LCE computes whole 32-bit words.
+    words = {16: 1, 78: 3, 134: 5}
+    expected_packed = sum(
+        int(np.prod(layer.output_shape[1:])) * 9 * words[layer.input_shape[-1]] * 32 for layer in metrics.binary_conv_layers(model)
+    )
+    assert packed == expected_packed > expected.binary_macs
 
 
 # --- conversion cache and timing ------------------------------------------------------------
@@ -219,6 +226,7 @@ def test_benchmark_writes_every_format(cards, tiny_tflite, cache_dir, tmp_path):
     assert by_name["TinyReAct"]["input_size"] == 32 and by_name[tiny_tflite.stem]["input_size"] == 8
     assert by_name["TinyReAct"]["ratio"] == 1.0
     assert by_name["lqz:QuickNetSmall"]["binary_macs"] > 0 and by_name["lqz:QuickNetSmall"]["kind"] == "larq-zoo"
+    assert by_name["TinyReAct"]["packed_binary_macs"] == by_name["TinyReAct"]["binary_macs"]  # widths 32 and 64
     assert by_name[tiny_tflite.stem]["conversion_seconds"] is None and by_name[tiny_tflite.stem]["binary_macs"] > 0
     assert data["meta"]["rounds"] == 2 and data["meta"]["kernel"] == "bgemm" and data["failures"] == []
     with open(out["csv"]) as handle:
