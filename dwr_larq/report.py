@@ -95,7 +95,10 @@ def markdown_table(rows: list) -> str:
 
 def describe(meta: dict) -> str:
     """One sentence saying where and how the rows were measured."""
-    parts = [meta.get("device", "?"), f"bconv kernel {meta.get('kernel', '?')}"]
+    device = meta.get("device", "?")
+    if meta.get("cpu") and device.startswith("local"):
+        device += f", {meta['cpu']} x{meta.get('cpus')}, LCE {meta.get('larq-compute-engine', '?')}"
+    parts = [device, f"bconv kernel {meta.get('kernel', '?')}"]
     if meta.get("runs"):
         parts.append(f"{meta['runs']} timed runs after {meta.get('warmup')} warm-up, x{meta.get('rounds', 1)} round(s)")
     if meta.get("load_average"):
@@ -103,15 +106,28 @@ def describe(meta: dict) -> str:
     return "; ".join(parts)
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def host_meta() -> dict:
+    import importlib.metadata
     import os
 
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.machine(),
-        "processor": platform.processor() or "unknown",
+        "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "larq-compute-engine": importlib.metadata.version("larq-compute-engine"),
     }
 
 
