@@ -101,6 +101,8 @@ def describe(meta: dict) -> str:
     parts = [device, f"bconv kernel {meta.get('kernel', '?')}"]
     if meta.get("runs"):
         parts.append(f"{meta['runs']} timed runs after {meta.get('warmup')} warm-up, x{meta.get('rounds', 1)} round(s)")
+    if meta.get("reference"):
+        parts.append(f"x ref: median over {meta['reference']}'s at the same thread count")
     if meta.get("load_average"):
         parts.append(f"load average {meta['load_average']}")
     return "; ".join(parts)

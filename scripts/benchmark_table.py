@@ -19,13 +19,25 @@ START = "<!-- benchmark-table:start -->"
 END = "<!-- benchmark-table:end -->"
 
 
+def command(meta: dict, source: str) -> str:
+    """The ``dwr-larq benchmark`` command that wrote ``source``, from its recorded settings."""
+    words = ["dwr-larq benchmark", *meta.get("items", [])]
+    if meta.get("input_size"):
+        words.append(f"--input-size {meta['input_size']}")
+    if meta.get("threads"):
+        words.append("--threads " + ",".join(str(t) for t in meta["threads"]))
+    for key in ("runs", "warmup", "rounds", "kernel", "reference"):
+        if meta.get(key):
+            words.append(f"--{key} {meta[key]}")
+    return " ".join(words + [f"--json {source}"])
+
+
 def render(data: dict, source: str) -> str:
     from dwr_larq import report
 
     rows = report.with_ratios(data["rows"], data["meta"].get("reference"))
     lines = [report.markdown_table(rows), "", f"Measured on {report.describe(data['meta'])}."]
-    lines.append(f"Regenerate: `dwr-larq benchmark {' '.join(data['meta'].get('items', []))} ... --json {source}` "
-                 f"then `python scripts/benchmark_table.py {source}`.")
+    lines.append(f"Regenerate: `{command(data['meta'], source)}` then `python scripts/benchmark_table.py {source}`.")
     return "\n".join(lines)
 
 
