@@ -6,24 +6,21 @@ import stat
 import textwrap
 from pathlib import Path
 
+from conftest import tiny_card
+
 DATA = Path(__file__).parent / "data"
 RECORDED = DATA / "lce_benchmark_model_rpi4_resnet18dwr_t1.txt"
 
 # A one-stage ReActNet backbone at 8x8: converts in about two seconds.
-TINY_CARD = {
-    "name": "TinyReAct",
-    "dataset": "cifar10",
-    "description": "A one-block backbone for benchmark tests.",
-    "spec": {
-        "block": "reactnet",
-        "depths": [1, 1],
-        "widths": [32, 64],
-        "strides": [1, 2],
-        "stem": {"width": 32, "kernel_size": 3, "strides": 1, "max_pool": False},
-        "head": {"num_classes": 10, "dropout": 0.0},
-        "input_size": 8,
-    },
-}
+TINY_CARD = tiny_card(
+    "TinyReAct",
+    "A one-block backbone for benchmark tests.",
+    block="reactnet",
+    widths=[32, 64],
+    stem={"width": 32, "kernel_size": 3, "strides": 1, "max_pool": False},
+    head={"num_classes": 10, "dropout": 0.0},
+    input_size=8,
+)
 
 
 def write_tiny_card(folder: Path, name: str = "TinyReAct") -> Path:

@@ -33,3 +33,18 @@ def randomize_batch_norms(model, rng):
                     rng.uniform(0.5, 2.0, variance.shape),
                 ]
             )
+
+
+def tiny_card(name="Tiny", description="a tiny backbone for tests", **spec_changes):
+    """A card dict for a tiny backbone that trains and converts in seconds."""
+    spec = {
+        "block": "basic",
+        "depths": [1, 1],
+        "widths": [8, 16],
+        "strides": [1, 2],
+        "stem": {"width": 8},
+        "head": {"num_classes": 10},
+        "input_size": 16,
+    }
+    spec.update(spec_changes)
+    return {"name": name, "dataset": "cifar10", "description": description, "spec": spec}

@@ -14,20 +14,9 @@ import tensorflow as tf
 from dwr_larq import runs
 from dwr_larq.train import train
 
-TINY_CARD = {
-    "name": "Tiny",
-    "dataset": "cifar10",
-    "description": "a tiny backbone for tests",
-    "spec": {
-        "block": "basic",
-        "depths": [1, 1],
-        "widths": [8, 16],
-        "strides": [1, 2],
-        "stem": {"width": 8},
-        "head": {"num_classes": 10},
-        "input_size": 16,
-    },
-}
+from conftest import tiny_card
+
+TINY_CARD = tiny_card()
 
 
 @pytest.fixture

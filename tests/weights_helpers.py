@@ -12,20 +12,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-TINY_CARD = {
-    "name": "Tiny",
-    "dataset": "cifar10",
-    "description": "a tiny backbone for weights tests",
-    "spec": {
-        "block": "basic",
-        "depths": [1, 1],
-        "widths": [8, 16],
-        "strides": [1, 2],
-        "stem": {"width": 8},
-        "head": {"num_classes": 10},
-        "input_size": 16,
-    },
-}
+from conftest import tiny_card
+
+TINY_CARD = tiny_card(description="a tiny backbone for weights tests")
 
 
 def write_card(path, **changes) -> str:
