@@ -31,13 +31,6 @@ def _build(card, input_size: int | None):
         raise click.ClickException(str(error)) from None
 
 
-def _format_count(value: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f}{unit}"
-    return f"{value:g}"
-
-
 @click.group()
 @click.version_option(package_name="dwr-larq")
 def main():
@@ -82,7 +75,7 @@ def summary(name, input_size, as_json, layers):
     click.echo(f"{card.name} at {figures.input_shape[0]}x{figures.input_shape[1]}x{figures.input_shape[2]}")
     for key, value in figures.to_dict().items():
         if key != "input_shape":
-            click.echo(f"  {key:<22} {_format_count(value):>10}")
+            click.echo(f"  {key:<22} {metrics.format_count(value, '.2f'):>10}")
 
 
 def _model_to_convert(name: str, input_size: int | None):

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from dwr_larq.atomic import write_atomically
+from dwr_larq.metrics import format_count
 
 MODELS = ("ResNet18CIFAR", "ResNet18CIFARDWR")
 DATASET = "digits"
@@ -69,19 +70,12 @@ def run_model(name: str, out: Path, *, epochs: int, batch_size: int, learning_ra
     }
 
 
-def _count(value: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{unit}"
-    return f"{value:g}"
-
-
 COLUMNS = (
     ("model", "model", "{}"),
     ("Keras acc", "keras_accuracy", "{:.2%}"),
     ("TFLite acc", "tflite_accuracy", "{:.2%}"),
-    ("binary MACs", "binary_macs", _count),
-    ("activations", "activations", _count),
+    ("binary MACs", "binary_macs", format_count),
+    ("activations", "activations", format_count),
     ("size", "size_bytes", lambda v: f"{v / 2**20:.2f} MiB"),
     ("latency", "latency_ms", "{:.2f} ms"),
     ("train img/s", "train_images_per_second", "{:.1f}"),

@@ -14,6 +14,7 @@ import platform
 from datetime import datetime, timezone
 
 from dwr_larq.convert import write_atomically
+from dwr_larq.metrics import format_count
 
 JSON_FORMAT_VERSION = 1
 # What the tables need from a row read back from JSON.
@@ -22,12 +23,7 @@ REQUIRED_ROW_KEYS = {"model", "threads", "latency_median_ms", "latency_p90_ms", 
 
 
 def _count(value) -> str:
-    if value is None:
-        return "n/a"
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{unit}"
-    return f"{value:g}"
+    return "n/a" if value is None else format_count(value)
 
 
 def _ms(value) -> str:

@@ -6,13 +6,6 @@
 from dwr_larq import metrics, zoo
 
 
-def short(value: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.3g}{unit}"
-    return f"{value:g}"
-
-
 def main():
     print("| model | blocks | depths x widths | binary MACs | OPs | size | activations in / out |")
     print("|---|---|---|---|---|---|---|")
@@ -21,8 +14,8 @@ def main():
         figures = metrics.measure_spec(spec)
         shape = f"{list(spec.depths)} x {list(spec.widths)}".replace(" ", "").replace("x", " x ")
         print(
-            f"| {name} | {spec.block} | {shape} | {short(figures.binary_macs)} | {short(figures.ops)} "
-            f"| {figures.size_bytes / 2**20:.2f} MiB | {short(figures.activations)} / {short(figures.activations_out)} |"
+            f"| {name} | {spec.block} | {shape} | {metrics.format_count(figures.binary_macs)} | {metrics.format_count(figures.ops)} "
+            f"| {figures.size_bytes / 2**20:.2f} MiB | {metrics.format_count(figures.activations)} / {metrics.format_count(figures.activations_out)} |"
         )
 
 
