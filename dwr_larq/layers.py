@@ -75,20 +75,30 @@ class RPReLU(tf.keras.layers.Layer):
         return {**super().get_config(), "alpha_initializer": self.alpha_initializer}
 
 
+class _ToWidth(tf.keras.layers.Layer):
+    """Base of layers that map any channel count to ``width`` channels."""
+
+    def __init__(self, width, **kwargs):
+        super().__init__(**kwargs)
+        if int(width) < 1:
+            raise ValueError(f"{type(self).__name__} width must be >= 1, got {width}")
+        self.width = int(width)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape(input_shape)[:-1].concatenate([self.width])
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
+
+
 @_register
-class ChannelAlign(tf.keras.layers.Layer):
+class ChannelAlign(_ToWidth):
     """Widens (or narrows) a feature map to ``width`` channels without a full conv.
 
     DWR's alignment layer between a stem and a first stage of another width: a
     depthwise 1x1 conv + BN of the input, concatenated with the input, cut to
     ``width`` channels, then PReLU. Costs C params instead of C * width.
     """
-
-    def __init__(self, width, **kwargs):
-        super().__init__(**kwargs)
-        if int(width) < 1:
-            raise ValueError(f"ChannelAlign width must be >= 1, got {width}")
-        self.width = int(width)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
@@ -113,30 +123,12 @@ class ChannelAlign(tf.keras.layers.Layer):
         widened = tf.concat([inputs, extra], axis=-1)
         return self.prelu(widened[..., : self.width])
 
-    def compute_output_shape(self, input_shape):
-        return tf.TensorShape(input_shape)[:-1].concatenate([self.width])
-
-    def get_config(self):
-        return {**super().get_config(), "width": self.width}
-
 
 @_register
-class RepeatChannels(tf.keras.layers.Layer):
+class RepeatChannels(_ToWidth):
     """Repeats the input's channels and keeps the first ``width``: a parameter-free
     shortcut to a wider feature map (ReActNet-A concatenates two copies to double)."""
-
-    def __init__(self, width, **kwargs):
-        super().__init__(**kwargs)
-        if int(width) < 1:
-            raise ValueError(f"RepeatChannels width must be >= 1, got {width}")
-        self.width = int(width)
 
     def call(self, inputs):
         copies = math.ceil(self.width / inputs.shape[-1])
         return tf.concat([inputs] * copies, axis=-1)[..., : self.width]
-
-    def compute_output_shape(self, input_shape):
-        return tf.TensorShape(input_shape)[:-1].concatenate([self.width])
-
-    def get_config(self):
-        return {**super().get_config(), "width": self.width}
