@@ -111,7 +111,7 @@ def pad_random_crop(image, size: int, padding: int):
     """CIFAR-style: resize to ``size`` if needed, zero-pad ``padding``, random crop back."""
     image = tf.image.resize(image, (size, size), method="bilinear")
     image = tf.image.pad_to_bounding_box(image, padding, padding, size + 2 * padding, size + 2 * padding)
-    return tf.image.random_crop(image, (size, size, 3))
+    return tf.image.random_crop(image, (size, size, tf.shape(image)[-1]))
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,7 @@ class Source:
     policy: Policy
     _images: Callable  # split, training, image_size -> tf.data.Dataset
     cacheable: dict  # split -> whether decoded images fit in memory
+    channels: int = 3  # what ``images`` yields; pipelines convert to what the model wants
 
     def images(self, split: str, training: bool, image_size: int):
         return self._images(split, training, image_size)
@@ -268,10 +269,29 @@ def folder_source(path, image_size: int | None = None) -> Source:
     return Source(f"folder:{path}", len(names), examples, native, policy, images, cacheable)
 
 
+def keras_files_source(name: str, data_dir=None, download: bool = True) -> Source:
+    """MNIST, Fashion-MNIST or CIFAR-10/100 from the files Keras' loaders use, read once
+    into memory as uint8 (see ``dwr_larq.keras_datasets`` for where they are looked for)."""
+    from dwr_larq import keras_datasets
+
+    spec = keras_datasets.DATASETS[name]
+    folder = keras_datasets.locate(name, data_dir, download=download)
+    arrays = {split: keras_datasets.read_split(name, split, folder) for split in ("train", "test")}
+
+    def images(split, training, image_size):
+        return tf.data.Dataset.from_tensor_slices(arrays[split])
+
+    examples = {split: len(labels) for split, (_, labels) in arrays.items()}
+    return Source(name, spec.num_classes, examples, spec.image_size, Policy("pad_crop", flip=spec.flip), images,
+                  {"train": False, "test": False}, channels=spec.channels)
+
+
 def _unknown_dataset(name: str) -> ValueError:
     import tensorflow_datasets as tfds
 
-    names = ["digits", *tfds.list_builders()]
+    from dwr_larq.keras_datasets import DATASETS as KERAS_FILES
+
+    names = ["digits", *KERAS_FILES, *tfds.list_builders()]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}?" if close else "use digits, folder:PATH or a tensorflow-datasets name"
     return ValueError(f"unknown dataset {name!r}; {hint}")
@@ -330,7 +350,7 @@ def tfds_source(name: str, data_dir=None) -> Source:
     return Source(name, info.features[keys[1]].num_classes, examples, native, policy, images, cacheable)
 
 
-def source(name: str, data_dir=None, image_size: int | None = None) -> Source:
+def source(name: str, data_dir=None, image_size: int | None = None, download: bool = True) -> Source:
     """Resolve a dataset name, checking everything that can be checked before training."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"dataset name must be a non-empty string, got {name!r}")
@@ -340,6 +360,10 @@ def source(name: str, data_dir=None, image_size: int | None = None) -> Source:
         return folder_source(os.path.expanduser(name[len(FOLDER_PREFIX):]), image_size)
     if data_dir is not None and not Path(data_dir).is_dir():
         raise ValueError(f"--data-dir {str(data_dir)!r} does not exist or is not a directory")
+    from dwr_larq.keras_datasets import DATASETS as KERAS_FILES
+
+    if name in KERAS_FILES:
+        return keras_files_source(name, data_dir, download=download)
     return tfds_source(name, data_dir)
 
 
@@ -361,6 +385,7 @@ class Pipeline:
     num_classes: int
     image_size: int
     batch_size: int
+    channels: int = 3
 
     @property
     def steps(self) -> int:
@@ -368,9 +393,12 @@ class Pipeline:
 
 
 def pipeline(
-    src: Source, split: str, *, batch_size: int, image_size: int | None = None, training: bool | None = None, seed: int = 0
+    src: Source, split: str, *, batch_size: int, image_size: int | None = None, training: bool | None = None, seed: int = 0,
+    channels: int | None = None,
 ) -> Pipeline:
-    """Batched ``(images in [-1, 1], labels)``; training splits are shuffled and augmented."""
+    """Batched ``(images in [-1, 1], labels)``; training splits are shuffled and augmented.
+
+    ``channels`` (1 or 3) converts grey to RGB or back; by default the source's own."""
     _check_split(split)
     batch_size = check_batch_size(batch_size)
     size = image_size or src.image_size
@@ -380,13 +408,24 @@ def pipeline(
         dataset = dataset.cache()
     if training:
         dataset = dataset.shuffle(min(src.num_examples[split], 10_000), seed=seed, reshuffle_each_iteration=True)
+    channels = check_channels(src.channels if channels is None else channels)
     transform = src.policy.train_transform(size) if training else src.policy.eval_transform(size)
-    dataset = dataset.map(
-        lambda image, label: (scale_pixels(transform(tf.cast(image, tf.float32))), label),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+
+    def prepare(image, label):
+        image = tf.cast(image, tf.float32)
+        if channels != src.channels:
+            image = tf.image.grayscale_to_rgb(image) if channels == 3 else tf.image.rgb_to_grayscale(image)
+        return scale_pixels(transform(image)), label
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    return Pipeline(dataset, src.num_examples[split], src.num_classes, size, batch_size)
+    return Pipeline(dataset, src.num_examples[split], src.num_classes, size, batch_size, channels)
+
+
+def check_channels(channels) -> int:
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+    return int(channels)
 
 
 def load(name: str, split: str = "train", *, batch_size: int, image_size: int | None = None, data_dir=None, training=None, seed: int = 0) -> Pipeline:

@@ -60,11 +60,12 @@ class Plan:
     teacher: tf.keras.Model | None
     batch_size: int
     image_size: int
+    channels: int
     config: dict
 
 
 def plan(model, *, dataset, epochs, batch_size, recipe="reactnet", teacher=None, data_dir=None,
-         input_size=None, learning_rate=None, seed=0) -> Plan:
+         input_size=None, learning_rate=None, seed=0, channels=None) -> Plan:
     """Resolve and check every argument of ``train``; raises ``ValueError`` naming the problem."""
     recipe_ = recipes.get_recipe(recipe)
     if learning_rate is not None:
@@ -76,8 +77,11 @@ def plan(model, *, dataset, epochs, batch_size, recipe="reactnet", teacher=None,
     card = zoo.get_card(model)
     size = input_size or card.spec.input_size
     source = data.source(dataset, data_dir, image_size=size)
-    student = zoo.build_from_card(card, input_shape=(size, size, 3), num_classes=source.num_classes)
-    teacher_model = distill.load_teacher(teacher, (size, size, 3), source.num_classes) if teacher is not None else None
+    channels = data.check_channels(source.channels if channels is None else channels)
+    student = zoo.build_from_card(card, input_shape=(size, size, channels), num_classes=source.num_classes)
+    teacher_model = (
+        distill.load_teacher(teacher, (size, size, channels), source.num_classes) if teacher is not None else None
+    )
     config = {
         "model": card.name,
         "spec": card.spec.to_dict(),
@@ -86,12 +90,13 @@ def plan(model, *, dataset, epochs, batch_size, recipe="reactnet", teacher=None,
         "epochs": epochs,
         "batch_size": batch_size,
         "input_size": size,
+        "channels": channels,
         "recipe": recipe_.name,
         "learning_rate": recipe_.learning_rate,
         "teacher": _teacher_label(teacher),
         "seed": seed,
     }
-    return Plan(card, recipe_, step_epochs, source, student, teacher_model, batch_size, size, config)
+    return Plan(card, recipe_, step_epochs, source, student, teacher_model, batch_size, size, channels, config)
 
 
 def run_steps(plan: Plan, run: runs.RunDir, train_data, test_data, verbose="auto") -> list:
@@ -119,7 +124,7 @@ def run_steps(plan: Plan, run: runs.RunDir, train_data, test_data, verbose="auto
 
 def train(model: str, *, dataset: str, epochs: int, batch_size: int, out, recipe: str = "reactnet", teacher=None,
           data_dir=None, input_size: int | None = None, learning_rate: float | None = None, seed: int = 0,
-          verbose="auto") -> dict:
+          verbose="auto", channels: int | None = None) -> dict:
     """Train zoo model (or card file) ``model`` and return the run's summary.
 
     Args:
@@ -131,7 +136,7 @@ def train(model: str, *, dataset: str, epochs: int, batch_size: int, out, recipe
         learning_rate: overrides the recipe's peak learning rate.
     """
     plan_ = plan(model, dataset=dataset, epochs=epochs, batch_size=batch_size, recipe=recipe, teacher=teacher,
-                 data_dir=data_dir, input_size=input_size, learning_rate=learning_rate, seed=seed)
+                 data_dir=data_dir, input_size=input_size, learning_rate=learning_rate, seed=seed, channels=channels)
     run = runs.RunDir(out)
     run.start(plan_.config)
     if run.complete:
@@ -139,8 +144,9 @@ def train(model: str, *, dataset: str, epochs: int, batch_size: int, out, recipe
 
     start = time.perf_counter()
     tf.keras.utils.set_random_seed(seed)
-    train_data = data.pipeline(plan_.source, "train", batch_size=plan_.batch_size, image_size=plan_.image_size, seed=seed)
-    test_data = data.pipeline(plan_.source, "test", batch_size=plan_.batch_size, image_size=plan_.image_size)
+    pipe = dict(batch_size=plan_.batch_size, image_size=plan_.image_size, channels=plan_.channels)
+    train_data = data.pipeline(plan_.source, "train", seed=seed, **pipe)
+    test_data = data.pipeline(plan_.source, "test", **pipe)
     steps = run_steps(plan_, run, train_data, test_data, verbose)
 
     result = evaluate.keras_accuracy(plan_.student, test_data)

@@ -35,10 +35,11 @@ def _echo_summary(summary: dict) -> None:
 @click.option("--teacher", help="Distil from a saved Keras model (file, folder or run folder) or a tf.keras.applications name.")
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared (nothing is downloaded).")
 @click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the model's).")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels (default: the dataset's; grey datasets stay grey).")
 @click.option("--learning-rate", type=float, help="Peak learning rate (default: the recipe's).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (re-run the same command to resume).")
-def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, input_size, learning_rate, seed, out):
+def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, input_size, channels, learning_rate, seed, out):
     """Train zoo model NAME (or a card .json file) with plain Keras fit.
 
     A run killed at any point continues where it stopped when the same command is
@@ -68,6 +69,7 @@ def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, 
             input_size=input_size,
             learning_rate=learning_rate,
             seed=seed,
+            channels=int(channels) if channels else None,
         )
     except ValueError as error:
         raise click.ClickException(str(error)) from None
