@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -16,12 +16,14 @@ setup(
     description="Fast and accurate binary neural networks with Depth-Width Reshaping, on Larq",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
-    python_requires=">=3.9,<3.12",
-    packages=["dwr_larq", "dwr_larq.zoo_cards"],
-    # The zoo cards live in the top-level zoo/ folder and ship as dwr_larq.zoo_cards.
+    # Tested on Python 3.11 only (TensorFlow 2.15 supports 3.9-3.11).
+    python_requires=">=3.11,<3.12",
+    packages=[*find_packages(include=["dwr_larq", "dwr_larq.*"]), "dwr_larq.zoo_cards"],
+    # The zoo cards (and weights small enough to ship) live in the top-level zoo/ folder
+    # and ship as dwr_larq.zoo_cards.
     package_dir={"dwr_larq": "dwr_larq", "dwr_larq.zoo_cards": "zoo"},
-    package_data={"dwr_larq.zoo_cards": ["*.json"], "dwr_larq": ["imagenet_classes.tsv"]},
+    package_data={"dwr_larq.zoo_cards": ["*.json", "weights/*.h5"], "dwr_larq.models": ["imagenet_classes.tsv"]},
     install_requires=requirements(),
     extras_require={"test": ["pytest>=7", "pytest-timeout"]},
-    entry_points={"console_scripts": ["dwr-larq=dwr_larq.cli:main"]},
+    entry_points={"console_scripts": ["dwr-larq=dwr_larq.cli.main:main"]},
 )

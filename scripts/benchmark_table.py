@@ -33,7 +33,7 @@ def command(meta: dict, source: str) -> str:
 
 
 def render(data: dict, source: str) -> str:
-    from dwr_larq import report
+    from dwr_larq.deploy import report
 
     rows = report.with_ratios(data["rows"], data["meta"].get("reference"))
     lines = [report.markdown_table(rows), "", f"Measured on {report.describe(data['meta'])}."]
@@ -55,7 +55,7 @@ def replace_section(text: str, body: str, readme: str) -> str:
               type=click.Path(exists=True, dir_okay=False))
 @click.option("--check", is_flag=True, help="Exit 1 if the README's table differs; write nothing.")
 def main(benchmark_json, readme, check):
-    from dwr_larq import report
+    from dwr_larq.deploy import report
 
     text = Path(readme).read_text()
     replace_section(text, "", readme)  # check the markers before reading anything else
@@ -73,7 +73,7 @@ def main(benchmark_json, readme, check):
         click.echo(f"{readme}: benchmark table is up to date")
         return
     if updated != text:
-        from dwr_larq.convert import write_atomically
+        from dwr_larq.deploy.convert import write_atomically
 
         write_atomically(readme, updated.encode())
     click.echo(f"{readme}: benchmark table from {benchmark_json} ({len(data['rows'])} rows)")

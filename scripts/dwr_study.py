@@ -18,7 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dwr_larq import convert, data, metrics, reshape, zoo
+from dwr_larq.deploy import convert
+from dwr_larq.training import data
+from dwr_larq.models import costs
+from dwr_larq.dwr import method as dwr
+from dwr_larq import zoo
 from dwr_larq.atomic import write_atomically
 
 # Backbone -> (s, DBSCAN eps). The eps are where the search found redundant channels
@@ -28,13 +32,13 @@ BACKBONES = {"ResNet18CIFAR": (2, 0.1), "ResNet20": (3, 0.3)}
 
 def train_and_test(spec, train, test, epochs, batch_size, seed):
     """Test accuracy after ``epochs`` of the shared schedule, and the trained model."""
-    model, history = reshape.pretrain(spec, train, epochs=epochs, batch_size=batch_size, seed=seed)
+    model, history = dwr.pretrain(spec, train, epochs=epochs, batch_size=batch_size, seed=seed)
     _, accuracy = model.evaluate(*test, batch_size=256, verbose=0)
     return model, float(accuracy), history
 
 
 def lce_latency_ms(model, runs: int) -> float:
-    from dwr_larq import timing
+    from dwr_larq.deploy import timing
 
     flatbuffer = convert.to_flatbuffer(model)
     return float(np.median(timing.measure(flatbuffer, threads=1, runs=runs, warmup=2)["times_ms"]))
@@ -43,7 +47,7 @@ def lce_latency_ms(model, runs: int) -> float:
 def study_backbone(name, args, train, test, calibration):
     original = zoo.get_card(name).spec
     s, eps = BACKBONES[name]
-    result = reshape.dwr(
+    result = dwr.dwr(
         original, train, calibration, s=s, pretrain_epochs=args.pretrain_epochs, eps=args.eps or eps,
         batch_size=args.batch_size, seed=args.seed,
     )
@@ -53,7 +57,7 @@ def study_backbone(name, args, train, test, calibration):
         start = time.perf_counter()
         model, accuracy, history = train_and_test(spec, train, test, args.epochs, args.batch_size, args.seed)
         seconds = time.perf_counter() - start
-        figures = metrics.measure(model)
+        figures = costs.measure(model)
         rows.append(
             {
                 "backbone": name,

@@ -3,7 +3,8 @@
     python scripts/zoo_table.py > /tmp/table.md
 """
 
-from dwr_larq import metrics, zoo
+from dwr_larq.models import costs
+from dwr_larq import zoo
 
 
 def main():
@@ -11,11 +12,11 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for name in zoo.list_models():
         spec = zoo.get_card(name).spec
-        figures = metrics.measure_spec(spec)
+        figures = costs.measure_spec(spec)
         shape = f"{list(spec.depths)} x {list(spec.widths)}".replace(" ", "").replace("x", " x ")
         print(
-            f"| {name} | {spec.block} | {shape} | {metrics.format_count(figures.binary_macs)} | {metrics.format_count(figures.ops)} "
-            f"| {figures.size_bytes / 2**20:.2f} MiB | {metrics.format_count(figures.activations)} / {metrics.format_count(figures.activations_out)} |"
+            f"| {name} | {spec.block} | {shape} | {costs.format_count(figures.binary_macs)} | {costs.format_count(figures.ops)} "
+            f"| {figures.size_bytes / 2**20:.2f} MiB | {costs.format_count(figures.activations)} / {costs.format_count(figures.activations_out)} |"
         )
 
 

@@ -1,0 +1,3 @@
+from dwr_larq.cli.main import main
+
+main()

@@ -1,0 +1,151 @@
+"""The ``dwr-larq`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from dwr_larq import zoo
+
+
+def _quiet_tensorflow():
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+
+
+def _card(name: str):
+    try:
+        return zoo.get_card(name)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _build(card, input_size: int | None):
+    size = input_size or card.spec.input_size
+    try:
+        return zoo.build_from_card(card, input_shape=(size, size, 3))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group()
+@click.version_option(package_name="dwr-larq")
+def main():
+    """Fast and accurate binary neural networks with Depth-Width Reshaping (DWR)."""
+
+
+@main.command("list")
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the cards as JSON.")
+def list_command(pattern, as_json):
+    """List zoo models, optionally those matching a shell PATTERN such as '*DWR'."""
+    cards = [zoo.get_card(name) for name in zoo.list_models(pattern)]
+    if as_json:
+        click.echo(json.dumps([card.to_dict() for card in cards], indent=2))
+        return
+    click.echo(f"{'name':<18} {'dataset':<9} {'block':<9} {'depths':<16} widths")
+    for card in cards:
+        spec = card.spec
+        click.echo(f"{card.name:<18} {card.dataset:<9} {spec.block:<9} {str(list(spec.depths)):<16} {list(spec.widths)}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the model's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--layers", is_flag=True, help="Also print Larq's per-layer profile.")
+def summary(name, input_size, as_json, layers):
+    """Cost figures of a zoo model (or a card file): MACs, OPs, params, size, activations."""
+    from dwr_larq.models import costs
+
+    _quiet_tensorflow()
+    card = _card(name)
+    model = _build(card, input_size)
+    figures = costs.measure(model)
+    if as_json:
+        click.echo(json.dumps({"name": card.name, **figures.to_dict()}, indent=2))
+        return
+    if layers:
+        import larq as lq
+
+        lq.models.summary(model, print_fn=click.echo)
+    click.echo(f"{card.name} at {figures.input_shape[0]}x{figures.input_shape[1]}x{figures.input_shape[2]}")
+    for key, value in figures.to_dict().items():
+        if key != "input_shape":
+            click.echo(f"  {key:<22} {costs.format_count(value, '.2f'):>10}")
+
+
+def _model_to_convert(name: str, input_size: int | None):
+    """(label, Keras model) for a zoo name, a card file, a trained run folder or a saved model."""
+    import os
+
+    if os.path.isdir(name) or name.endswith((".keras", ".h5")):
+        if input_size:
+            raise click.ClickException("--input-size applies to zoo models and cards; a saved model keeps its input shape")
+        from dwr_larq.training.evaluate import load_keras
+
+        try:
+            return name, load_keras(name)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    card = _card(name)
+    return card.name, _build(card, input_size)
+
+
+@main.command()
+@click.argument("name")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite file to write.")
+@click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the model's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def convert(name, output, input_size, as_json):
+    """Convert a zoo model, a card file, a trained run folder or a saved .keras model
+    to an LCE .tflite flatbuffer."""
+    from dwr_larq.deploy import convert as convert_lib
+    from dwr_larq.models import costs
+
+    _quiet_tensorflow()
+    try:
+        convert_lib.check_output_path(output)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    label, model = _model_to_convert(name, input_size)
+    report = convert_lib.convert(model, output)
+    expected = len(costs.binary_conv_layers(model))
+    if as_json:
+        click.echo(json.dumps({"name": label, **report.to_dict(), "keras_binary_convs": expected}, indent=2))
+    else:
+        click.echo(f"wrote {report.path} ({report.size_bytes / 1024:.1f} KiB) in {report.seconds:.1f}s")
+        click.echo(f"  {report.binary_convs} LceBconv2d ops for {expected} binary convs in Keras")
+        click.echo("  ops: " + ", ".join(f"{op} x{count}" for op, count in report.op_counts.items()))
+    if report.binary_convs != expected:
+        click.echo(f"warning: {expected - report.binary_convs} binary conv(s) did not become LceBconv2d", err=True)
+        sys.exit(1)
+
+
+from dwr_larq.cli.reshape import reshape_command  # noqa: E402
+
+main.add_command(reshape_command)
+
+from dwr_larq.cli.benchmark import benchmark as benchmark_command  # noqa: E402
+
+main.add_command(benchmark_command)
+
+from dwr_larq.cli.train import evaluate_command, train_command  # noqa: E402
+
+main.add_command(train_command)
+main.add_command(evaluate_command)
+
+from dwr_larq.cli.quickstart import quickstart_command  # noqa: E402
+
+main.add_command(quickstart_command)
+
+from dwr_larq.cli.weights import export_weights_command, finetune_command  # noqa: E402
+
+main.add_command(export_weights_command)
+main.add_command(finetune_command)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""``dwr-larq reshape``: run DWR on a zoo backbone (or a card) and write a new card."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dwr_larq.models import costs
+from dwr_larq.dwr import method as dwr
+from dwr_larq import zoo
+from dwr_larq.atomic import check_output_path, write_atomically
+from dwr_larq.zoo.cards import ModelCard
+
+
+def load_split(dataset: str, split: str, size: int, limit: int | None, batch_size: int, data_dir, training: bool):
+    """A batched ``(images, labels)`` dataset of ``split``, cut to ``limit`` images, and its class count."""
+    from dwr_larq.training import data
+
+    pipe = data.load(dataset, split, batch_size=batch_size, image_size=size, data_dir=data_dir, training=training)
+    images = pipe.dataset
+    if limit:
+        images = images.unbatch().take(limit).batch(batch_size)
+    return images, pipe.num_classes, min(limit or pipe.num_examples, pipe.num_examples)
+
+
+def describe(source_name, source_dataset, s, final, dataset, input_size) -> str:
+    text = (
+        f"{source_name} reshaped by DWR (s={s}): depths {list(final.depths)}, widths {list(final.widths)}; "
+        f"widths searched on {dataset} at {input_size}px"
+    )
+    if dataset != source_dataset:
+        text += f", not {source_dataset}: a search on {source_dataset} may give other widths"
+    return text + "."
+
+
+def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
+    """A zoo card for a DWR result, with its provenance and measured figures."""
+    original = costs.measure_spec(result.original)
+    final = costs.measure_spec(result.final)
+    figures = {
+        "binary_macs": final.binary_macs,
+        "activations": final.activations,
+        "activations_out": final.activations_out,
+        "binary_macs_vs_source": round(final.binary_macs / original.binary_macs, 4),
+        "activations_vs_source": round(final.activations / original.activations, 4),
+    }
+    provenance = {
+        "kind": "dwr",
+        "reshaped_from": source.name,
+        "reference": "Xue et al., AAAI 2023: naive reshaping, pruning-guided width search, budget matching",
+        "dataset": dataset,
+        "input_size": input_size,
+        **result.provenance(),
+    }
+    description = describe(source.name, source.dataset, result.settings["s"], result.final, dataset, input_size)
+    return ModelCard(name, source.dataset, description, result.final, provenance, {}, figures)
+
+
+@click.command("reshape")
+@click.argument("name_or_card")
+@click.option("--s", "s", type=float, default=2.0, show_default=True, help="Depth divisor.")
+@click.option("--dataset", default="digits", show_default=True, help="Pre-training (train split) and calibration (test split) data: digits, folder:PATH or a tfds name.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="tensorflow-datasets data directory.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The card .json to write.")
+@click.option("--name", help="Model name on the card (default: NAME + 'DWR').")
+@click.option("--input-size", type=click.IntRange(min=8), help="Image side for pre-training (default: the spec's).")
+@click.option("--pretrain-epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--train-images", type=click.IntRange(min=2), help="Use only this many training images.")
+@click.option("--calibration-images", type=click.IntRange(min=2), default=400, show_default=True)
+@click.option("--eps", type=float, default=0.02, show_default=True, help="DBSCAN eps (cosine distance).")
+@click.option("--min-samples", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--divisor", type=click.IntRange(min=1), default=8, show_default=True, help="Width multiple of the naive step.")
+@click.option("--budget", type=click.Choice(["binary_macs", "ops", "latency"]), default="binary_macs", show_default=True)
+@click.option("--tolerance", type=float, default=0.05, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, pretrain_epochs, train_images,
+                    calibration_images, eps, min_samples, divisor, budget, tolerance, batch_size):
+    """Apply DWR to a backbone and write the result as a zoo card (load it with get_model)."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:
+        check_output_path(out)
+        source = zoo.get_card(name_or_card)
+        size = input_size or source.spec.input_size
+        train, classes, train_count = load_split(dataset, "train", size, train_images, batch_size, data_dir, True)
+        calibration, _, calibration_count = load_split(dataset, "test", size, calibration_images, batch_size, data_dir, False)
+        click.echo(f"DWR on {source.name}: s={s}, {train_count} training and {calibration_count} calibration images at {size}px")
+        result = dwr.dwr(
+            source.spec, train, calibration, s=s, pretrain_epochs=pretrain_epochs, eps=eps,
+            min_samples=min_samples, divisor=divisor, budget=budget, tolerance=tolerance,
+            batch_size=batch_size, verbose=2, num_classes=classes,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    result.settings["calibration_images"] = calibration_count
+    card = dwr_card(result, name or f"{source.name}DWR", source, dataset, size)
+    write_atomically(out, json.dumps(card.to_dict(), indent=2) + "\n")
+    click.echo(f"naive:    depths {list(result.naive.depths)} widths {list(result.naive.widths)}")
+    for stage in result.stages:
+        click.echo(f"  stage {stage.stage}: {stage.channels} channels -> {stage.clusters} clusters + {stage.noise} noise")
+    click.echo(f"searched: widths {list(result.searched.widths)}")
+    click.echo(f"final:    depths {list(result.final.depths)} widths {list(result.final.widths)}")
+    click.echo(f"binary MACs x{card.figures['binary_macs_vs_source']}, activations x{card.figures['activations_vs_source']} of {source.name}")
+    click.echo(f"wrote {out}")

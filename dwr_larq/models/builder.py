@@ -1,0 +1,104 @@
+"""``build(spec)``: a ``BackboneSpec`` to a ``tf.keras.Model`` made of Larq layers."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from dwr_larq.models.blocks import BN_KWARGS, block
+from dwr_larq.models.kinds import KINDS
+from dwr_larq.models.layers import ChannelAlign
+from dwr_larq.models.spec import BackboneSpec
+
+POOLINGS = {
+    "avg": tf.keras.layers.GlobalAveragePooling2D,
+    "max": tf.keras.layers.GlobalMaxPooling2D,
+}
+
+
+def check_input_shape(input_shape, spec: BackboneSpec) -> tuple:
+    """Return ``input_shape`` as a tuple, or raise ``ValueError`` saying why it cannot work."""
+    if input_shape is None:
+        return (spec.input_size, spec.input_size, 3)
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"input_shape must be (height, width, channels), got {input_shape!r} with {len(shape)} dimension(s)"
+        )
+    height, width, channels = shape
+    if channels is None or channels < 1:
+        raise ValueError(f"input_shape must give a channel count >= 1, got {input_shape!r}")
+    for axis, size in (("height", height), ("width", width)):
+        if size is not None and size < spec.downsampling:
+            raise ValueError(
+                f"input_shape {input_shape!r}: {axis} {size} is too small; this backbone downsamples "
+                f"by {spec.downsampling}, so {axis} must be at least {spec.downsampling}"
+            )
+    return shape
+
+
+def _model_input(input_shape, input_tensor, spec):
+    if input_tensor is None:
+        return tf.keras.Input(shape=check_input_shape(input_shape, spec)), None
+    if not tf.keras.backend.is_keras_tensor(input_tensor):
+        input_tensor = tf.keras.Input(tensor=input_tensor, shape=input_tensor.shape[1:])
+    check_input_shape(tuple(input_tensor.shape[1:]), spec)
+    return input_tensor, tf.keras.utils.get_source_inputs(input_tensor)
+
+
+def stem(x, spec: BackboneSpec):
+    """Real-valued stem, then DWR's alignment layer when the first stage is wider."""
+    s = spec.stem
+    x = tf.keras.layers.Conv2D(
+        s.width, s.kernel_size, strides=s.strides, padding="same", use_bias=False, name="stem_conv"
+    )(x)
+    x = tf.keras.layers.BatchNormalization(name="stem_bn", **BN_KWARGS)(x)
+    if s.max_pool:
+        x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name="stem_pool")(x)
+    if KINDS[spec.block].aligns_stem and s.width != spec.widths[0]:
+        x = ChannelAlign(spec.widths[0], name="stem_align")(x)
+    return x
+
+
+def head(x, spec: BackboneSpec, num_classes: int, classifier_activation):
+    x = tf.keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if spec.head.dropout:
+        x = tf.keras.layers.Dropout(spec.head.dropout, name="dropout")(x)
+    x = tf.keras.layers.Dense(num_classes, name="logits")(x)
+    if classifier_activation is None:
+        return x
+    return tf.keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
+
+
+def build(
+    spec: BackboneSpec,
+    *,
+    input_shape=None,
+    input_tensor=None,
+    include_top: bool = True,
+    num_classes: int | None = None,
+    pooling: str | None = None,
+    classifier_activation="softmax",
+    name: str = "backbone",
+) -> tf.keras.Model:
+    """Build the Keras model that ``spec`` describes, with keras.applications' arguments.
+
+    ``include_top=False`` returns the last feature map (4-D) unless ``pooling`` is
+    ``"avg"`` or ``"max"``; ``num_classes`` defaults to the spec's head.
+    """
+    num_classes = spec.head.num_classes if num_classes is None else num_classes
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    if pooling not in (None, *POOLINGS):
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+
+    inputs, source_inputs = _model_input(input_shape, input_tensor, spec)
+    x = stem(inputs, spec)
+    for stage, (depth, width, stride) in enumerate(zip(spec.depths, spec.widths, spec.strides), start=1):
+        for index in range(depth):
+            x = block(x, spec.block, width, stride if index == 0 else 1, name=f"stage{stage}_block{index + 1}")
+
+    if include_top:
+        x = head(x, spec, num_classes, classifier_activation)
+    elif pooling:
+        x = POOLINGS[pooling](name=f"{pooling}_pool")(x)
+    return tf.keras.Model(source_inputs or inputs, x, name=name)

@@ -1,0 +1,80 @@
+"""ImageNet helpers in keras.applications' style: ``preprocess_input`` and ``decode_predictions``.
+
+    >>> x = dwr_larq.preprocess_input(images_0_to_255)
+    >>> dwr_larq.decode_predictions(model.predict(x), top=3)[0]
+    [('n01440764', 'tench', 0.81), ...]
+
+The 1000 class names ship with the package (``imagenet_classes.tsv``, its header
+says where they come from); nothing is fetched at run time. Label ``i`` is the
+``i``-th WordNet id in sorted order, as in tensorflow-datasets' ``imagenet2012``
+that ``dwr-larq train`` reads.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import numpy as np
+
+NUM_CLASSES = 1000
+CLASSES_FILE = "imagenet_classes.tsv"
+
+
+def scale_pixels(images):
+    """Map pixel values in [0, 255] to [-1, 1] (works on NumPy arrays and tensors)."""
+    return images / 127.5 - 1.0
+
+
+def preprocess_input(x):
+    """Pixels in [0, 255] to the [-1, 1] range every dwr-larq model (and its ``.tflite``) expects.
+
+    The same scaling as the training pipelines (``scale_pixels``);
+    NumPy arrays and tensors come back as float32, the input is not modified.
+    """
+    if isinstance(x, np.ndarray) or np.isscalar(x) or isinstance(x, (list, tuple)):
+        return scale_pixels(np.asarray(x, dtype=np.float32))
+    import tensorflow as tf
+
+    return scale_pixels(tf.cast(x, tf.float32))
+
+
+@functools.lru_cache(maxsize=1)
+def _classes() -> tuple:
+    text = resources.files("dwr_larq.models").joinpath(CLASSES_FILE).read_text(encoding="utf-8")
+    rows = [line.split("\t", 1) for line in text.splitlines() if line and not line.startswith("#")]
+    if len(rows) != NUM_CLASSES:
+        raise RuntimeError(f"the packaged {CLASSES_FILE} has {len(rows)} classes instead of {NUM_CLASSES}")
+    return tuple((wnid, lemmas) for wnid, lemmas in rows)
+
+
+def wnids() -> list:
+    """The 1000 WordNet ids in label order."""
+    return [wnid for wnid, _ in _classes()]
+
+
+def class_names() -> list:
+    """A short name per label: the first WordNet lemma (``'tench'``, ``'great white shark'``).
+
+    Two names repeat (``crane`` the bird and the machine, ``maillot``); the WordNet
+    id tells them apart.
+    """
+    return [lemmas.split(",")[0].strip() for _, lemmas in _classes()]
+
+
+def decode_predictions(preds, top: int = 5) -> list:
+    """The ``top`` classes of each prediction: a list per image of ``(wnid, name, score)``, best first.
+
+    ``preds`` is a batch of ImageNet scores, shape ``(samples, 1000)``.
+    """
+    scores = np.asarray(preds)
+    if scores.ndim != 2 or scores.shape[1] != NUM_CLASSES:
+        raise ValueError(
+            f"decode_predictions expects a batch of ImageNet predictions of shape (samples, {NUM_CLASSES}), "
+            f"got shape {scores.shape}"
+        )
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= NUM_CLASSES:
+        raise ValueError(f"top must be an integer from 1 to {NUM_CLASSES}, got {top!r}")
+    ids, names = wnids(), class_names()
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :top]
+    return [[(ids[i], names[i], float(row[i])) for i in order] for row, order in zip(scores, best)]

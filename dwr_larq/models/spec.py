@@ -1,0 +1,119 @@
+"""A backbone as data: the stem, the stages (depth, width, stride), the block kind, the head.
+
+DWR is a function from one spec to another (see ``dwr_larq.dwr.method``); ``build``
+turns a spec into a Keras model. Specs are frozen dataclasses that round-trip
+through plain dicts, so zoo cards can be JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from dwr_larq.models.kinds import KINDS
+
+# Block kinds that ``dwr_larq.models.blocks`` knows how to build (their TF-free data is
+# in ``kinds``, so a spec validates without importing TensorFlow).
+BLOCK_KINDS = tuple(KINDS)
+
+
+@dataclass(frozen=True)
+class StemSpec:
+    """The real-valued first layer: a ``kernel_size`` conv with ``strides``, BN and
+    an optional 3x3 stride-2 max pool (the ImageNet ResNet stem)."""
+
+    width: int = 64
+    kernel_size: int = 3
+    strides: int = 1
+    max_pool: bool = False
+
+    @property
+    def downsampling(self) -> int:
+        return self.strides * (2 if self.max_pool else 1)
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """Global pooling then a dense classifier; ``num_classes`` is the dataset default."""
+
+    num_classes: int = 1000
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A binary backbone: ``len(depths)`` stages of ``block`` blocks.
+
+    ``depths[i]`` blocks of width ``widths[i]``; the first block of stage ``i``
+    downsamples by ``strides[i]`` (for ``vgg`` blocks: a max pool after the conv).
+    """
+
+    block: str
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    strides: tuple[int, ...]
+    stem: StemSpec = field(default_factory=StemSpec)
+    head: HeadSpec = field(default_factory=HeadSpec)
+    input_size: int = 224
+
+    def __post_init__(self):
+        for name in ("depths", "widths", "strides"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if isinstance(self.stem, dict):
+            object.__setattr__(self, "stem", StemSpec(**self.stem))
+        if isinstance(self.head, dict):
+            object.__setattr__(self, "head", HeadSpec(**self.head))
+        validate(self)
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.depths)
+
+    @property
+    def downsampling(self) -> int:
+        """Total spatial reduction from input to the last feature map."""
+        return self.stem.downsampling * math.prod(self.strides)
+
+    def replace(self, **changes) -> BackboneSpec:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        for name in ("depths", "widths", "strides"):
+            data[name] = list(data[name])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BackboneSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"spec has unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+def _positive_ints(name: str, values) -> None:
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"spec field '{name}[{i}]' must be an integer >= 1, got {value!r}")
+
+
+def validate(spec: BackboneSpec) -> None:
+    """Raise ``ValueError`` naming the first field that makes ``spec`` unbuildable."""
+    if spec.block not in BLOCK_KINDS:
+        raise ValueError(f"spec field 'block' must be one of {list(BLOCK_KINDS)}, got {spec.block!r}")
+    if not spec.depths:
+        raise ValueError("spec field 'depths' is empty: a backbone needs at least one stage")
+    lengths = {name: len(getattr(spec, name)) for name in ("depths", "widths", "strides")}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"spec fields 'depths', 'widths', 'strides' must have the same length, got {lengths}")
+    for name in ("depths", "widths", "strides"):
+        _positive_ints(name, getattr(spec, name))
+    for name in ("width", "kernel_size", "strides"):
+        _positive_ints(f"stem.{name}", [getattr(spec.stem, name)])
+    _positive_ints("head.num_classes", [spec.head.num_classes])
+    if not 0.0 <= spec.head.dropout < 1.0:
+        raise ValueError(f"spec field 'head.dropout' must be in [0, 1), got {spec.head.dropout}")
+    _positive_ints("input_size", [spec.input_size])

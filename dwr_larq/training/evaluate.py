@@ -1,0 +1,103 @@
+"""Accuracy of a trained model, in Keras or as an LCE flatbuffer, on a held-out split.
+
+The flatbuffer runs in LCE's interpreter (reference kernels on x86, optimized ones
+on ARM), one image at a time, on the same preprocessed images as Keras, so the two
+accuracies are directly comparable.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dwr_larq.training import data
+from dwr_larq.deploy.convert import interpreter
+
+ACCURACY = "accuracy"
+
+
+def keras_accuracy(model, pipeline: data.Pipeline) -> dict:
+    """Top-1 accuracy of a Keras model (its softmax or logits) on a pipeline."""
+    correct = 0
+    for images, labels in pipeline.dataset:
+        predictions = model(images, training=False)
+        correct += int(np.sum(np.argmax(predictions, -1) == labels.numpy()))
+    return {ACCURACY: correct / pipeline.num_examples, "images": pipeline.num_examples}
+
+
+def tflite_input_size(flatbuffer: bytes) -> int:
+    shape = interpreter(flatbuffer).input_shapes[0]
+    if len(shape) != 4 or shape[1] != shape[2]:
+        raise ValueError(f"flatbuffer input shape {shape} is not a square NHWC image")
+    return int(shape[1])
+
+
+def tflite_accuracy(flatbuffer: bytes, pipeline: data.Pipeline, num_threads: int = 1) -> dict:
+    """Top-1 accuracy of a flatbuffer through LCE's interpreter."""
+    runner = interpreter(flatbuffer, num_threads=num_threads)
+    correct = 0
+    for images, labels in pipeline.dataset:
+        predictions = runner.predict(images.numpy().astype(np.float32))
+        correct += int(np.sum(np.argmax(predictions, -1) == labels.numpy()))
+    return {ACCURACY: correct / pipeline.num_examples, "images": pipeline.num_examples}
+
+
+def tflite_latency(flatbuffer: bytes, runs: int = 50, warmup: int = 5, num_threads: int = 1) -> dict:
+    """Single-image latency of a flatbuffer in LCE's interpreter on this host (ms)."""
+    runner = interpreter(flatbuffer, num_threads=num_threads)
+    image = np.random.default_rng(0).uniform(-1, 1, (1, *runner.input_shapes[0][1:])).astype(np.float32)
+    for _ in range(warmup):
+        runner.predict(image)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        runner.predict(image)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"latency_ms": statistics.median(times), "latency_min_ms": min(times), "runs": runs, "threads": num_threads}
+
+
+def load_keras(target):
+    """A Keras model from a finished run directory, a ``.keras``/``.h5`` file or a SavedModel."""
+    import tensorflow as tf
+
+    import dwr_larq  # noqa: F401  (registers the custom layers)
+    from dwr_larq.training import runs
+
+    path = Path(target)
+    if path.is_dir() and (path / runs.CONFIG).is_file():
+        run = runs.RunDir(path)
+        if not run.complete:
+            raise ValueError(
+                f"run directory {str(path)!r} is not finished (no {runs.SUMMARY}); run the same "
+                "`dwr-larq train` command again to complete it"
+            )
+        path = run.file(runs.MODEL)
+    try:
+        return tf.keras.models.load_model(str(path), compile=False)
+    except (OSError, ValueError, IOError) as error:
+        raise ValueError(f"{str(target)!r} is not a loadable Keras model or finished run directory: {error}") from None
+
+
+def evaluate(target, dataset: str, *, batch_size: int = 64, data_dir=None) -> dict:
+    """Accuracy of ``target`` (run dir, Keras model file, or ``.tflite``) on ``dataset``'s test split."""
+    batch_size = data.check_batch_size(batch_size)
+    if not os.path.exists(target):
+        raise ValueError(f"{str(target)!r} does not exist")
+    is_tflite = str(target).endswith(".tflite")
+    if is_tflite:
+        flatbuffer = Path(target).read_bytes()
+        size = tflite_input_size(flatbuffer)
+    else:
+        model = load_keras(target)
+        size = model.input_shape[1]
+    source = data.source(dataset, data_dir, image_size=size)
+    test = data.pipeline(source, "test", batch_size=batch_size, image_size=size)
+    classes = interpreter(flatbuffer).output_shapes[0][-1] if is_tflite else model.output_shape[-1]
+    if classes != source.num_classes:
+        raise ValueError(f"{str(target)!r} predicts {classes} classes but dataset {dataset!r} has {source.num_classes}")
+    result = tflite_accuracy(flatbuffer, test) if is_tflite else keras_accuracy(model, test)
+    return {"target": str(target), "kind": "tflite" if is_tflite else "keras", "input_size": size, **result}

@@ -1,0 +1,166 @@
+"""Transfer learning: a pretrained zoo backbone with a new head, fitted on your classes.
+
+    >>> from dwr_larq.training.finetune import finetune
+    >>> finetune("ResNet20DWR", weights="cifar10", dataset="folder:photos", out="runs/photos")
+
+Two steps, as the Keras transfer-learning guide does them: the backbone is frozen
+while the new head learns (``epochs``), then everything but the batch-norm layers
+is unfrozen and trained on at a lower learning rate (``fine_tune_epochs``). Batch
+norms stay in inference mode throughout, keeping the statistics the binary
+backbone was trained with. The new head is the zoo's own (average pooling,
+``logits``, softmax), so the result is ``get_model(NAME, num_classes=K)`` with other
+weights: ``dwr-larq export-weights`` publishes it like any training run.
+
+The run folder is the one ``dwr-larq train`` writes (``dwr_larq.training.runs``): a killed
+run resumes, ``dwr-larq evaluate`` reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import tensorflow as tf
+
+from dwr_larq.models import builder
+from dwr_larq.training import data, evaluate, runs
+from dwr_larq import zoo
+
+ACCURACY = "accuracy"
+STEPS = ("head", "finetune")
+
+
+def _check_epochs(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_rate(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return float(value)
+
+
+def _weights_label(weights) -> str:
+    weights = os.fspath(weights)
+    return os.path.abspath(weights) if os.path.exists(weights) or os.path.exists(weights + ".index") else weights
+
+
+def set_backbone_trainable(backbone: tf.keras.Model, trainable: bool) -> None:
+    """Freeze the backbone, or unfreeze all of it but its batch norms (nested ones too)."""
+    backbone.trainable = trainable
+    if trainable:
+        for module in backbone.submodules:
+            if isinstance(module, tf.keras.layers.BatchNormalization):
+                module.trainable = False
+
+
+def build_model(card, weights, num_classes: int, image_size: int):
+    """``(model, backbone)``: the card's backbone with ``weights`` and a new zoo head."""
+    backbone = zoo.build_from_card(card, input_shape=(image_size, image_size, 3), include_top=False, weights=weights)
+    outputs = builder.head(backbone.output, card.spec, num_classes, "softmax")
+    return tf.keras.Model(backbone.input, outputs, name=card.name), backbone
+
+
+def _compile(model, learning_rate: float) -> None:
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name=ACCURACY)],
+    )
+
+
+def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None = None, epochs: int = 5,
+             fine_tune_epochs: int = 5, batch_size: int = 32, learning_rate: float = 1e-3,
+             fine_tune_learning_rate: float | None = None, input_size: int | None = None, data_dir=None,
+             seed: int = 0, verbose="auto") -> dict:
+    """Fine-tune zoo model (or card file) ``model`` from pretrained ``weights`` on ``dataset``.
+
+    Args:
+        weights: a weights tag on the card (downloaded and verified) or a weights file.
+        dataset: ``folder:PATH`` (one subfolder per class), ``digits`` or a prepared tfds name.
+        num_classes: the new head's classes; must match the data's when given.
+        epochs: epochs with the backbone frozen (the head learns).
+        fine_tune_epochs: epochs with the backbone unfrozen (0 skips the step).
+        fine_tune_learning_rate: default ``learning_rate / 10``.
+    Returns the run's summary (also written to ``out/summary.json``).
+    """
+    card = zoo.get_card(model)
+    if weights is None:
+        raise ValueError("fine-tuning needs pretrained weights (a tag or a file); to train from scratch use `dwr-larq train`")
+    epochs = _check_epochs("epochs", epochs, 1)
+    fine_tune_epochs = _check_epochs("fine-tune epochs", fine_tune_epochs, 0)
+    learning_rate = _check_rate("learning rate", learning_rate)
+    fine_tune_learning_rate = _check_rate(
+        "fine-tune learning rate", learning_rate / 10 if fine_tune_learning_rate is None else fine_tune_learning_rate
+    )
+    batch_size = data.check_batch_size(batch_size)
+    entry = card.weights.get(os.fspath(weights), {}) if isinstance(weights, (str, os.PathLike)) else {}
+    size = input_size or entry.get("input_size") or card.spec.input_size
+    source = data.source(dataset, data_dir, image_size=size)
+    if num_classes is not None and num_classes != source.num_classes:
+        raise ValueError(f"--num-classes is {num_classes} but dataset {dataset!r} has {source.num_classes} classes")
+    network, backbone = build_model(card, weights, source.num_classes, size)
+    config = {
+        "task": "finetune",
+        "model": card.name,
+        "spec": card.spec.to_dict(),
+        "weights": _weights_label(weights),
+        "dataset": dataset,
+        "data_dir": os.path.abspath(data_dir) if data_dir else None,
+        "num_classes": source.num_classes,
+        "epochs": epochs,
+        "fine_tune_epochs": fine_tune_epochs,
+        "batch_size": batch_size,
+        "input_size": size,
+        "learning_rate": learning_rate,
+        "fine_tune_learning_rate": fine_tune_learning_rate,
+        "seed": seed,
+    }
+    run = runs.RunDir(out)
+    run.start(config)
+    if run.complete:
+        return run.summary()
+
+    start = time.perf_counter()
+    tf.keras.utils.set_random_seed(seed)
+    train_data = data.pipeline(source, "train", batch_size=batch_size, image_size=size, seed=seed)
+    test_data = data.pipeline(source, "test", batch_size=batch_size, image_size=size)
+    plan = [(STEPS[0], False, epochs, learning_rate), (STEPS[1], True, fine_tune_epochs, fine_tune_learning_rate)]
+    plan = [step for step in plan if step[2] > 0]
+    first_epoch, steps = 0, []
+    for index, (name, trainable, count, rate) in enumerate(plan):
+        set_backbone_trainable(backbone, trainable)
+        _compile(network, rate)
+        callbacks = run.callbacks(
+            name, first_epoch=first_epoch, final=index == len(plan) - 1, images_per_epoch=train_data.num_examples
+        )
+        network.fit(train_data.dataset, validation_data=test_data.dataset, initial_epoch=first_epoch,
+                    epochs=first_epoch + count, callbacks=callbacks, verbose=verbose)
+        rows = [row for row in run.history() if first_epoch <= row["epoch"] < first_epoch + count]
+        steps.append({"name": name, "backbone_trainable": trainable, "epochs": count, "learning_rate": rate,
+                      **runs.epoch_figures(rows)})
+        first_epoch += count
+
+    result = evaluate.keras_accuracy(network, test_data)
+    run.save_model(network)
+    history = run.history()
+    summary = {
+        "task": "finetune",
+        "model": card.name,
+        "weights": config["weights"],
+        "dataset": dataset,
+        "num_classes": source.num_classes,
+        "epochs": len(history),
+        "planned_epochs": epochs + fine_tune_epochs,
+        ACCURACY: result[ACCURACY],
+        "test_images": result["images"],
+        "train_images": train_data.num_examples,
+        **runs.epoch_figures(history),
+        "process_seconds": round(time.perf_counter() - start, 2),
+        "steps": steps,
+        "model_file": runs.MODEL,
+    }
+    run.finish(summary)
+    return summary
