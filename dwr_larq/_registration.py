@@ -1,9 +1,11 @@
-"""Registering our Keras layers the moment TensorFlow is imported, without importing it ourselves.
+"""Registering our Keras layers as soon as TensorFlow and larq are loaded, without loading them.
 
 ``import dwr_larq`` must stay light (no TensorFlow), yet a user who then calls
 ``tf.keras.models.load_model`` expects our layers to be known, as with larq-zoo. So if
-TensorFlow is already loaded we register now; otherwise a meta-path finder waits for
-``tensorflow`` to finish importing and registers right after.
+TensorFlow is already loaded we register now; otherwise a meta-path finder wraps the
+loaders of ``tensorflow`` and ``larq`` and registers once both have finished importing
+(larq imports TensorFlow half-way through its own import, so TensorFlow finishing first
+is not enough).
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ import sys
 import warnings
 
 LAYERS_MODULE = "dwr_larq.models.layers"
+WATCHED = ("tensorflow", "larq")
+
+
+def _initializing(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and getattr(getattr(module, "__spec__", None), "_initializing", False)
 
 
 def _register() -> None:
@@ -24,29 +32,41 @@ def _register() -> None:
         warnings.warn(f"dwr_larq could not register its Keras layers: {error}", stacklevel=2)
 
 
-class _AfterTensorFlow(importlib.abc.MetaPathFinder):
-    """Wraps the ``tensorflow`` loader so its module, once executed, pulls in our layers."""
+class _AfterImports(importlib.abc.MetaPathFinder):
+    """Wraps the loaders of the watched packages so that, once the last of them is done
+    importing, our layers are imported (which registers them with Keras)."""
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != "tensorflow":
+        if fullname not in WATCHED:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        index = sys.meta_path.index(self)
+        sys.meta_path.remove(self)  # find the real spec without finding ourselves again
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(index, self)
         if spec is None or spec.loader is None:
             return spec
-        loader = spec.loader
-        exec_module = loader.exec_module
+        exec_module = spec.loader.exec_module
 
         def exec_then_register(module):
             exec_module(module)
-            _register()
+            # The module just run still counts as initializing until this returns.
+            others = [name for name in WATCHED if name != fullname]
+            if "tensorflow" in sys.modules and not any(_initializing(name) for name in others):
+                _stop_watching()
+                _register()
 
-        loader.exec_module = exec_then_register
+        spec.loader.exec_module = exec_then_register
         return spec
 
 
+def _stop_watching() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _AfterImports)]
+
+
 def register_when_tensorflow_loads() -> None:
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules and not any(_initializing(name) for name in WATCHED):
         _register()
-    elif not any(isinstance(finder, _AfterTensorFlow) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AfterTensorFlow())
+    elif not any(isinstance(finder, _AfterImports) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImports())

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from dwr_larq.cli.common import POSITIVE_INT
+
 from dwr_larq.deploy import report
 from dwr_larq.deploy.benchmark import BenchmarkError, DeviceError, Failure, LocalTimer, Plan, default_cache_dir, parse_threads, resolve_all
 from dwr_larq.deploy.timing import BCONV_KERNELS
@@ -17,10 +19,7 @@ def _check_outputs(paths) -> None:
 
     for path in paths:
         if path:
-            try:
-                check_output_path(path)
-            except ValueError as error:
-                raise click.ClickException(str(error)) from None
+            check_output_path(path)
 
 
 def _timer(remote, binary, remote_dir, kernel):
@@ -66,11 +65,11 @@ class Outputs:
 
 @click.command("benchmark")
 @click.argument("items", nargs=-1)
-@click.option("--input-size", type=click.IntRange(min=1), help="Square input side for zoo and larq-zoo models (default: the model's).")
+@click.option("--input-size", type=POSITIVE_INT, help="Square input side for zoo and larq-zoo models (default: the model's).")
 @click.option("--threads", "threads_text", default="1", show_default=True, help="Comma-separated thread counts, e.g. 1,2.")
-@click.option("--runs", type=click.IntRange(min=1), default=20, show_default=True, help="Timed runs per model and thread count.")
-@click.option("--warmup", type=click.IntRange(min=1), default=3, show_default=True, help="Untimed runs first (the first one allocates).")
-@click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--runs", type=POSITIVE_INT, default=20, show_default=True, help="Timed runs per model and thread count.")
+@click.option("--warmup", type=POSITIVE_INT, default=3, show_default=True, help="Untimed runs first (the first one allocates).")
+@click.option("--rounds", type=POSITIVE_INT, default=1, show_default=True,
               help="Time every model this many times in turn and pool the runs (evens out a drifting load).")
 @click.option("--kernel", type=click.Choice(sorted(BCONV_KERNELS)), default="bgemm", show_default=True,
               help="LCE's bconv kernel (bgemm is LCE's default; passed to lce_benchmark_model as --use_indirect_bgemm or --use_reference_bconv).")
@@ -94,12 +93,9 @@ def benchmark(items, input_size, threads_text, runs, warmup, rounds, kernel, ref
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        threads = parse_threads(threads_text)
-        sources = resolve_all(items)
-        timer = _timer(remote, lce_benchmark_binary, remote_dir, kernel)
-    except BenchmarkError as error:
-        raise click.ClickException(str(error)) from None
+    threads = parse_threads(threads_text)
+    sources = resolve_all(items)
+    timer = _timer(remote, lce_benchmark_binary, remote_dir, kernel)
     if rounds > 1 and not timer.supports_rounds:
         raise click.ClickException("--rounds needs per-run times, which lce_benchmark_model does not print; use --runs")
     if reference and reference not in [s.name for s in sources]:

@@ -8,30 +8,19 @@ import sys
 import click
 
 from dwr_larq import zoo
-
-
-def _quiet_tensorflow():
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
+from dwr_larq.cli.common import POSITIVE_INT, CommandGroup, quiet_tensorflow
 
 
 def _card(name: str):
-    try:
-        return zoo.get_card(name)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    return zoo.get_card(name)
 
 
 def _build(card, input_size: int | None):
     size = input_size or card.spec.input_size
-    try:
-        return zoo.build_from_card(card, input_shape=(size, size, 3))
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    return zoo.build_from_card(card, input_shape=(size, size, 3))
 
 
-@click.group()
+@click.group(cls=CommandGroup)
 @click.version_option(package_name="dwr-larq")
 def main():
     """Fast and accurate binary neural networks with Depth-Width Reshaping (DWR)."""
@@ -54,14 +43,14 @@ def list_command(pattern, as_json):
 
 @main.command()
 @click.argument("name")
-@click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the model's).")
+@click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the model's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--layers", is_flag=True, help="Also print Larq's per-layer profile.")
 def summary(name, input_size, as_json, layers):
     """Cost figures of a zoo model (or a card file): MACs, OPs, params, size, activations."""
     from dwr_larq.models import costs
 
-    _quiet_tensorflow()
+    quiet_tensorflow()
     card = _card(name)
     model = _build(card, input_size)
     figures = costs.measure(model)
@@ -87,10 +76,7 @@ def _model_to_convert(name: str, input_size: int | None):
             raise click.ClickException("--input-size applies to zoo models and cards; a saved model keeps its input shape")
         from dwr_larq.training.evaluate import load_keras
 
-        try:
-            return name, load_keras(name)
-        except ValueError as error:
-            raise click.ClickException(str(error)) from None
+        return name, load_keras(name)
     card = _card(name)
     return card.name, _build(card, input_size)
 
@@ -98,7 +84,7 @@ def _model_to_convert(name: str, input_size: int | None):
 @main.command()
 @click.argument("name")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite file to write.")
-@click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the model's).")
+@click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the model's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def convert(name, output, input_size, as_json):
     """Convert a zoo model, a card file, a trained run folder or a saved .keras model
@@ -106,11 +92,8 @@ def convert(name, output, input_size, as_json):
     from dwr_larq.deploy import convert as convert_lib
     from dwr_larq.models import costs
 
-    _quiet_tensorflow()
-    try:
-        convert_lib.check_output_path(output)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    quiet_tensorflow()
+    convert_lib.check_output_path(output)
     label, model = _model_to_convert(name, input_size)
     report = convert_lib.convert(model, output)
     expected = len(costs.binary_conv_layers(model))

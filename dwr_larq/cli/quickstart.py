@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from dwr_larq.cli.common import POSITIVE_INT
+
 from dwr_larq.atomic import write_atomically
 from dwr_larq.models.costs import format_count
 
@@ -98,8 +100,8 @@ def table(rows: list) -> str:
 
 @click.command("quickstart")
 @click.option("--out", type=click.Path(file_okay=False), default="dwr-larq-quickstart", show_default=True, help="Where runs and flatbuffers go (re-running reuses finished runs).")
-@click.option("--epochs", type=int, default=EPOCHS, show_default=True)
-@click.option("--batch-size", type=int, default=BATCH_SIZE, show_default=True)
+@click.option("--epochs", type=POSITIVE_INT, default=EPOCHS, show_default=True)
+@click.option("--batch-size", type=POSITIVE_INT, default=BATCH_SIZE, show_default=True)
 @click.option("--learning-rate", type=float, default=LEARNING_RATE, show_default=True)
 def quickstart_command(out, epochs, batch_size, learning_rate):
     """Train, convert and compare the CIFAR ResNet-18 and its DWR reshape on the embedded
@@ -111,11 +113,8 @@ def quickstart_command(out, epochs, batch_size, learning_rate):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    try:
-        for name in MODELS:
-            rows.append(run_model(name, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, log=click.echo))
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    for name in MODELS:
+        rows.append(run_model(name, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, log=click.echo))
     seconds = time.perf_counter() - start
     write_atomically(out / "quickstart.json", json.dumps({"rows": rows, "seconds": round(seconds, 1)}, indent=2) + "\n")
     click.echo("")

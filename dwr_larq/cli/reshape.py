@@ -6,8 +6,10 @@ import json
 
 import click
 
+from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
+
 from dwr_larq.models import costs
-from dwr_larq.dwr import method as dwr
+from dwr_larq import dwr
 from dwr_larq import zoo
 from dwr_larq.atomic import check_output_path, write_atomically
 from dwr_larq.zoo.cards import ModelCard
@@ -65,35 +67,30 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The card .json to write.")
 @click.option("--name", help="Model name on the card (default: NAME + 'DWR').")
 @click.option("--input-size", type=click.IntRange(min=8), help="Image side for pre-training (default: the spec's).")
-@click.option("--pretrain-epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--pretrain-epochs", type=POSITIVE_INT, default=3, show_default=True)
 @click.option("--train-images", type=click.IntRange(min=2), help="Use only this many training images.")
 @click.option("--calibration-images", type=click.IntRange(min=2), default=400, show_default=True)
 @click.option("--eps", type=float, default=0.02, show_default=True, help="DBSCAN eps (cosine distance).")
-@click.option("--min-samples", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--divisor", type=click.IntRange(min=1), default=8, show_default=True, help="Width multiple of the naive step.")
+@click.option("--min-samples", type=POSITIVE_INT, default=5, show_default=True)
+@click.option("--divisor", type=POSITIVE_INT, default=8, show_default=True, help="Width multiple of the naive step.")
 @click.option("--budget", type=click.Choice(["binary_macs", "ops", "latency"]), default="binary_macs", show_default=True)
 @click.option("--tolerance", type=float, default=0.05, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True)
 def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, pretrain_epochs, train_images,
                     calibration_images, eps, min_samples, divisor, budget, tolerance, batch_size):
     """Apply DWR to a backbone and write the result as a zoo card (load it with get_model)."""
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
-    try:
-        check_output_path(out)
-        source = zoo.get_card(name_or_card)
-        size = input_size or source.spec.input_size
-        train, classes, train_count = load_split(dataset, "train", size, train_images, batch_size, data_dir, True)
-        calibration, _, calibration_count = load_split(dataset, "test", size, calibration_images, batch_size, data_dir, False)
-        click.echo(f"DWR on {source.name}: s={s}, {train_count} training and {calibration_count} calibration images at {size}px")
-        result = dwr.dwr(
-            source.spec, train, calibration, s=s, pretrain_epochs=pretrain_epochs, eps=eps,
-            min_samples=min_samples, divisor=divisor, budget=budget, tolerance=tolerance,
-            batch_size=batch_size, verbose=2, num_classes=classes,
-        )
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    quiet_tensorflow()
+    check_output_path(out)
+    source = zoo.get_card(name_or_card)
+    size = input_size or source.spec.input_size
+    train, classes, train_count = load_split(dataset, "train", size, train_images, batch_size, data_dir, True)
+    calibration, _, calibration_count = load_split(dataset, "test", size, calibration_images, batch_size, data_dir, False)
+    click.echo(f"DWR on {source.name}: s={s}, {train_count} training and {calibration_count} calibration images at {size}px")
+    result = dwr.reshape(
+        source.spec, train, calibration, s=s, pretrain_epochs=pretrain_epochs, eps=eps,
+        min_samples=min_samples, divisor=divisor, budget=budget, tolerance=tolerance,
+        batch_size=batch_size, verbose=2, num_classes=classes,
+    )
     result.settings["calibration_images"] = calibration_count
     card = dwr_card(result, name or f"{source.name}DWR", source, dataset, size)
     write_atomically(out, json.dumps(card.to_dict(), indent=2) + "\n")

@@ -7,15 +7,12 @@ import os
 
 import click
 
+from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
+
 from dwr_larq.training.recipes import RECIPES
 
 DATASET_HELP = "digits (embedded, no download), cifar10, imagenet2012, any tensorflow-datasets name, or folder:PATH."
 
-
-def _quiet_tensorflow():
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
 
 
 def _echo_summary(summary: dict) -> None:
@@ -29,12 +26,12 @@ def _echo_summary(summary: dict) -> None:
 @click.command("train")
 @click.argument("name")
 @click.option("--dataset", required=True, help=DATASET_HELP)
-@click.option("--epochs", required=True, type=int, help="Total epochs, split over the recipe's steps.")
-@click.option("--batch-size", required=True, type=int, help="Images per batch (>= 1).")
+@click.option("--epochs", required=True, type=POSITIVE_INT, help="Total epochs, split over the recipe's steps.")
+@click.option("--batch-size", required=True, type=POSITIVE_INT, help="Images per batch.")
 @click.option("--recipe", type=click.Choice(sorted(RECIPES)), default="reactnet", show_default=True)
 @click.option("--teacher", help="Distil from a saved Keras model (file, folder or run folder) or a tf.keras.applications name.")
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared (nothing is downloaded).")
-@click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the model's).")
+@click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the model's).")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels (default: the dataset's; grey datasets stay grey).")
 @click.option("--learning-rate", type=float, help="Peak learning rate (default: the recipe's).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -45,7 +42,7 @@ def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, 
     A run killed at any point continues where it stopped when the same command is
     run again; a finished run prints its summary.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from dwr_larq.training.train import train
 
     from dwr_larq.training.distill import is_application
@@ -56,23 +53,20 @@ def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, 
             "downloaded); pass a trained saved model for distillation that helps",
             err=True,
         )
-    try:
-        summary = train(
-            name,
-            dataset=dataset,
-            epochs=epochs,
-            batch_size=batch_size,
-            out=out,
-            recipe=recipe,
-            teacher=teacher,
-            data_dir=data_dir,
-            input_size=input_size,
-            learning_rate=learning_rate,
-            seed=seed,
-            channels=int(channels) if channels else None,
-        )
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    summary = train(
+        name,
+        dataset=dataset,
+        epochs=epochs,
+        batch_size=batch_size,
+        out=out,
+        recipe=recipe,
+        teacher=teacher,
+        data_dir=data_dir,
+        input_size=input_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        channels=int(channels) if channels else None,
+    )
     _echo_summary(summary)
     click.echo(f"run directory: {out}")
 
@@ -81,18 +75,15 @@ def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, 
 @click.argument("target", type=click.Path(exists=True))
 @click.option("--dataset", required=True, help=DATASET_HELP)
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared.")
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def evaluate_command(target, dataset, data_dir, batch_size, as_json):
     """Top-1 accuracy of a run directory, a .keras model or a .tflite flatbuffer
     (through LCE's interpreter) on the dataset's held-out split."""
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from dwr_larq.training import evaluate
 
-    try:
-        result = evaluate.evaluate(target, dataset, batch_size=batch_size, data_dir=data_dir)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    result = evaluate.evaluate(target, dataset, batch_size=batch_size, data_dir=data_dir)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:

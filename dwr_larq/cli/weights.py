@@ -6,13 +6,10 @@ import json
 
 import click
 
+from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
+
 DATA_HELP = "folder:PATH (one subfolder per class; train/ and test/ subfolders, or every fifth image held out), digits, or a prepared tensorflow-datasets name."
 
-
-def _quiet_tensorflow():
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
 
 
 @click.command("export-weights")
@@ -28,13 +25,10 @@ def export_weights_command(run_dir, name, tag, out, base_url, as_json):
     Writes the weights with and without the top (HDF5, named with a sha256 prefix),
     SHA256SUMS, the card entry as JSON, and the whole card with the entry merged in.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from dwr_larq.training.publish import export_weights
 
-    try:
-        result = export_weights(run_dir, name=name, tag=tag, out=out, base_url=base_url)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    result = export_weights(run_dir, name=name, tag=tag, out=out, base_url=base_url)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -55,12 +49,12 @@ def export_weights_command(run_dir, name, tag, out, base_url, as_json):
 @click.option("--data", "dataset", required=True, help=DATA_HELP)
 @click.option("--num-classes", type=click.IntRange(min=2), help="Classes of the new head (checked against the data).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (re-run the same command to resume).")
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True, help="Epochs with the backbone frozen.")
+@click.option("--epochs", type=POSITIVE_INT, default=5, show_default=True, help="Epochs with the backbone frozen.")
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=5, show_default=True, help="Epochs with the backbone unfrozen.")
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--batch-size", type=POSITIVE_INT, default=32, show_default=True)
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True, help="Adam learning rate of the frozen step.")
 @click.option("--fine-tune-learning-rate", type=float, help="Learning rate of the unfrozen step  [default: learning rate / 10]")
-@click.option("--input-size", type=click.IntRange(min=1), help="Square input side (default: the weights' or the model's).")
+@click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the weights' or the model's).")
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared (nothing is downloaded).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def finetune_command(name, weights, dataset, num_classes, out, epochs, fine_tune_epochs, batch_size, learning_rate,
@@ -71,17 +65,14 @@ def finetune_command(name, weights, dataset, num_classes, out, epochs, fine_tune
     excepted) at a lower learning rate. The run folder works with `dwr-larq
     evaluate` and `dwr-larq export-weights`.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from dwr_larq.training.finetune import finetune
 
-    try:
-        summary = finetune(
-            name, weights=weights, dataset=dataset, out=out, num_classes=num_classes, epochs=epochs,
-            fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
-            fine_tune_learning_rate=fine_tune_learning_rate, input_size=input_size, data_dir=data_dir, seed=seed,
-        )
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    summary = finetune(
+        name, weights=weights, dataset=dataset, out=out, num_classes=num_classes, epochs=epochs,
+        fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
+        fine_tune_learning_rate=fine_tune_learning_rate, input_size=input_size, data_dir=data_dir, seed=seed,
+    )
     click.echo(
         f"{summary['model']} fine-tuned on {summary['dataset']} ({summary['num_classes']} classes): accuracy "
         f"{summary['accuracy']:.4f} on {summary['test_images']} held-out images after {summary['epochs']} epochs "

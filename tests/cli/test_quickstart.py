@@ -7,7 +7,9 @@ from click.testing import CliRunner
 
 from dwr_larq.cli import quickstart
 from dwr_larq.cli.main import main
-from test_train_runs import TINY_CARD
+from conftest import tiny_card
+
+TINY_CARD = tiny_card()
 
 
 def test_table_has_one_row_per_model_and_formats_units():

@@ -6,7 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from dwr_larq.cli.main import main
-from test_train_runs import TINY_CARD
+from conftest import tiny_card
+
+TINY_CARD = tiny_card()
 
 
 @pytest.fixture
@@ -26,16 +28,16 @@ def train_args(card, out, **changes):
 
 
 @pytest.mark.parametrize(
-    "changes, message",
+    "changes, exit_code, message",
     [
-        ({"--dataset": "imagenet2013"}, "unknown dataset 'imagenet2013'; did you mean"),
-        ({"--batch-size": 0}, "batch size must be an integer >= 1, got 0"),
-        ({"--dataset": "cifar10", "--data-dir": "."}, "dataset 'cifar10' is not prepared in ."),
+        ({"--dataset": "imagenet2013"}, 1, "unknown dataset 'imagenet2013'; did you mean"),
+        ({"--batch-size": 0}, 2, "Invalid value for '--batch-size': 0 is not in the range x>=1"),
+        ({"--dataset": "svhn_cropped", "--data-dir": "."}, 1, "dataset 'svhn_cropped' is not prepared in ."),
     ],
 )
-def test_train_bad_input_is_one_clear_message_and_no_run_folder(tmp_path, card, changes, message):
+def test_train_bad_input_is_one_clear_message_and_no_run_folder(tmp_path, card, changes, exit_code, message):
     result = invoke(*train_args(card, tmp_path / "run", **changes))
-    assert result.exit_code == 1
+    assert result.exit_code == exit_code
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
 

@@ -1,0 +1,46 @@
+"""What every ``dwr-larq`` command shares: one translation of library errors into one-line
+messages, TensorFlow imported without its start-up noise, and the shared option types."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+# Counts that must be at least one (epochs, batch sizes, runs, input sides, ...).
+POSITIVE_INT = click.IntRange(min=1)
+
+
+class CommandGroup(click.Group):
+    """A click group whose commands may raise ``ValueError`` (the library's way of saying
+    the input is wrong): it becomes click's one-line ``Error: ...`` with no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def quiet_tensorflow():
+    """Import TensorFlow with its C++ start-up lines (CUDA factory registration, TensorRT
+    probing on CPU-only machines) kept off the terminal, and its Python logger at ERROR.
+
+    Commands call this before they need TensorFlow, so ``--help`` and ``list`` never do.
+    """
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    return tf
