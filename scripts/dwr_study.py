@@ -16,12 +16,11 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from dwr_larq.deploy import convert
+from dwr_larq.deploy.timer import time_flatbuffer
 from dwr_larq.training import data
 from dwr_larq.models import costs
-from dwr_larq.dwr import method as dwr
+from dwr_larq import dwr
 from dwr_larq import zoo
 from dwr_larq.atomic import write_atomically
 
@@ -38,16 +37,14 @@ def train_and_test(spec, train, test, epochs, batch_size, seed):
 
 
 def lce_latency_ms(model, runs: int) -> float:
-    from dwr_larq.deploy import timing
-
-    flatbuffer = convert.to_flatbuffer(model)
-    return float(np.median(timing.measure(flatbuffer, threads=1, runs=runs, warmup=2)["times_ms"]))
+    """Median ms of one image on this host, timed as ``dwr-larq benchmark`` times (``dwr_larq.deploy.timer``)."""
+    return time_flatbuffer(convert.to_flatbuffer(model), threads=1, runs=runs, warmup=2).median_ms
 
 
 def study_backbone(name, args, train, test, calibration):
     original = zoo.get_card(name).spec
     s, eps = BACKBONES[name]
-    result = dwr.dwr(
+    result = dwr.reshape(
         original, train, calibration, s=s, pretrain_epochs=args.pretrain_epochs, eps=args.eps or eps,
         batch_size=args.batch_size, seed=args.seed,
     )

@@ -9,6 +9,7 @@ import math
 import warnings
 from typing import Callable
 
+from dwr_larq.checks import positive_int
 from dwr_larq.models.kinds import KINDS, stage_binary_macs
 from dwr_larq.models.spec import BackboneSpec
 
@@ -63,8 +64,7 @@ def naive(spec: BackboneSpec, s: float, divisor: int = 8) -> BackboneSpec:
     check_spec(spec)
     if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 1:
         raise ValueError(f"s must be a number >= 1, got {s!r}")
-    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 1:
-        raise ValueError(f"divisor must be an integer >= 1, got {divisor!r}")
+    positive_int(divisor, "divisor")
     depths = [max(1, int(math.floor(d / s + 0.5))) for d in spec.depths]
     target = sum(_stage_costs(spec, spec.depths, spec.widths))
     widened = [w * math.sqrt(old / new) for w, old, new in zip(spec.widths, spec.depths, depths)]
@@ -109,18 +109,21 @@ def _budget_function(by, input_size: int | None) -> Callable[[BackboneSpec], flo
     raise ValueError(f"budget 'by' must be 'binary_macs', 'ops', 'latency' or a function of a spec, got {by!r}")
 
 
-def measure_latency(spec: BackboneSpec, input_size: int | None = None, runs: int = 10, threads: int = 1) -> float:
-    """Median milliseconds per image of the LCE-converted spec on this machine."""
+def measure_latency(spec: BackboneSpec, input_size: int | None = None, runs: int = 10, threads: int = 1,
+                    timer=None) -> float:
+    """Median milliseconds per image of the LCE-converted spec, timed by ``timer`` (a
+    ``dwr_larq.deploy.timer.Timer``; default: this host's LCE interpreter), the same way
+    ``dwr-larq benchmark`` times it."""
     import tensorflow as tf
 
-    from dwr_larq.deploy import timing
-    from dwr_larq.models.builder import build
     from dwr_larq.deploy.convert import to_flatbuffer
+    from dwr_larq.deploy.timer import time_flatbuffer
+    from dwr_larq.models.builder import build
 
     size = input_size or spec.input_size
     flatbuffer = to_flatbuffer(build(spec, input_shape=(size, size, 3)))
     tf.keras.backend.clear_session()
-    return float(np.median(timing.measure(flatbuffer, threads=threads, runs=runs, warmup=2)["times_ms"]))
+    return time_flatbuffer(flatbuffer, timer, threads=threads, runs=runs, warmup=2).median_ms
 
 
 def scale_widths(spec: BackboneSpec, factor: float, divisor: int = 1) -> BackboneSpec:

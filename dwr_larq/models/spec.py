@@ -11,6 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from dwr_larq.checks import positive_int
 from dwr_larq.models.kinds import KINDS
 
 # Block kinds that ``dwr_larq.models.blocks`` knows how to build (their TF-free data is
@@ -96,8 +97,7 @@ class BackboneSpec:
 
 def _positive_ints(name: str, values) -> None:
     for i, value in enumerate(values):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"spec field '{name}[{i}]' must be an integer >= 1, got {value!r}")
+        positive_int(value, f"spec field '{name}[{i}]'")
 
 
 def validate(spec: BackboneSpec) -> None:

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from dwr_larq.checks import positive_int
 from dwr_larq.models.preprocessing import scale_pixels
 
 # The embedded dataset's fixed held-out split: 360 of the 1797 images, stratified.
@@ -64,8 +65,7 @@ def digits(split: str = "train", image_size: int = 32):
     Returns ``(images float32 [N, S, S, 3], labels int32 [N])``; fresh copies.
     """
     _check_split(split)
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f"digits image_size must be an integer >= 8, got {image_size!r}")
+    positive_int(image_size, "digits image_size", 8)
     images, labels = _digits_pixels(image_size)[split]
     return scale_pixels(images).astype(np.float32), labels.copy()
 
@@ -368,9 +368,7 @@ def source(name: str, data_dir=None, image_size: int | None = None, download: bo
 
 
 def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch size must be an integer >= 1, got {batch_size!r}")
-    return int(batch_size)
+    return positive_int(batch_size, "batch size")
 
 
 @dataclass

@@ -85,7 +85,7 @@ class Distiller(tf.keras.Model):
         self.distill_weight = distill_weight
         self.teacher_softmax = not outputs_probabilities(teacher)
         self.kl = tf.keras.losses.KLDivergence()
-        from dwr_larq.training.recipes import SparseCategoricalCrossentropyWithSmoothing
+        from dwr_larq.training.loop import SparseCategoricalCrossentropyWithSmoothing
 
         self.cross_entropy = SparseCategoricalCrossentropyWithSmoothing(label_smoothing)
         self.loss_tracker = tf.keras.metrics.Mean(name="loss")

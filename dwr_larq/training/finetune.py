@@ -22,24 +22,13 @@ import time
 
 import tensorflow as tf
 
+from dwr_larq import zoo
+from dwr_larq.checks import positive_int, positive_number
 from dwr_larq.models import builder
 from dwr_larq.training import data, evaluate, runs
-from dwr_larq import zoo
+from dwr_larq.training.loop import ACCURACY, Phase, accuracy_metric, fit_phases
 
-ACCURACY = "accuracy"
 STEPS = ("head", "finetune")
-
-
-def _check_epochs(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_rate(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return float(value)
 
 
 def _weights_label(weights) -> str:
@@ -63,12 +52,19 @@ def build_model(card, weights, num_classes: int, image_size: int):
     return tf.keras.Model(backbone.input, outputs, name=card.name), backbone
 
 
-def _compile(model, learning_rate: float) -> None:
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate),
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name=ACCURACY)],
-    )
+def _phase(name: str, epochs: int, network, backbone, *, trainable: bool, learning_rate: float) -> Phase:
+    """One step of transfer learning: the whole network, its backbone frozen or not."""
+
+    def prepare(previous, updates):
+        set_backbone_trainable(backbone, trainable)
+        network.compile(
+            optimizer=tf.keras.optimizers.Adam(learning_rate),
+            loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[accuracy_metric()],
+        )
+        return network
+
+    return Phase(name, epochs, prepare, {"backbone_trainable": trainable, "learning_rate": learning_rate})
 
 
 def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None = None, epochs: int = 5,
@@ -89,11 +85,11 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
     card = zoo.get_card(model)
     if weights is None:
         raise ValueError("fine-tuning needs pretrained weights (a tag or a file); to train from scratch use `dwr-larq train`")
-    epochs = _check_epochs("epochs", epochs, 1)
-    fine_tune_epochs = _check_epochs("fine-tune epochs", fine_tune_epochs, 0)
-    learning_rate = _check_rate("learning rate", learning_rate)
-    fine_tune_learning_rate = _check_rate(
-        "fine-tune learning rate", learning_rate / 10 if fine_tune_learning_rate is None else fine_tune_learning_rate
+    epochs = positive_int(epochs, "epochs")
+    fine_tune_epochs = positive_int(fine_tune_epochs, "fine-tune epochs", 0)
+    learning_rate = positive_number(learning_rate, "learning rate")
+    fine_tune_learning_rate = positive_number(
+        learning_rate / 10 if fine_tune_learning_rate is None else fine_tune_learning_rate, "fine-tune learning rate"
     )
     batch_size = data.check_batch_size(batch_size)
     entry = card.weights.get(os.fspath(weights), {}) if isinstance(weights, (str, os.PathLike)) else {}
@@ -127,21 +123,13 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
     tf.keras.utils.set_random_seed(seed)
     train_data = data.pipeline(source, "train", batch_size=batch_size, image_size=size, seed=seed)
     test_data = data.pipeline(source, "test", batch_size=batch_size, image_size=size)
-    plan = [(STEPS[0], False, epochs, learning_rate), (STEPS[1], True, fine_tune_epochs, fine_tune_learning_rate)]
-    plan = [step for step in plan if step[2] > 0]
-    first_epoch, steps = 0, []
-    for index, (name, trainable, count, rate) in enumerate(plan):
-        set_backbone_trainable(backbone, trainable)
-        _compile(network, rate)
-        callbacks = run.callbacks(
-            name, first_epoch=first_epoch, final=index == len(plan) - 1, images_per_epoch=train_data.num_examples
-        )
-        network.fit(train_data.dataset, validation_data=test_data.dataset, initial_epoch=first_epoch,
-                    epochs=first_epoch + count, callbacks=callbacks, verbose=verbose)
-        rows = [row for row in run.history() if first_epoch <= row["epoch"] < first_epoch + count]
-        steps.append({"name": name, "backbone_trainable": trainable, "epochs": count, "learning_rate": rate,
-                      **runs.epoch_figures(rows)})
-        first_epoch += count
+    steps = fit_phases(
+        [
+            _phase(STEPS[0], epochs, network, backbone, trainable=False, learning_rate=learning_rate),
+            _phase(STEPS[1], fine_tune_epochs, network, backbone, trainable=True, learning_rate=fine_tune_learning_rate),
+        ],
+        train_data, test_data, run, verbose,
+    )
 
     result = evaluate.keras_accuracy(network, test_data)
     run.save_model(network)

@@ -19,7 +19,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import tensorflow as tf
+from dwr_larq.checks import positive_int
 
 # Variables that weight decay must not touch: BN, biases, RSign/RPReLU shifts, PReLU slopes.
 NO_DECAY = ("gamma", "beta", "bias", "shift", "alpha")
@@ -50,21 +50,22 @@ class Recipe:
 
     def step_epochs(self, epochs: int) -> list:
         """Split ``epochs`` over the steps; every step gets at least one epoch."""
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < len(self.steps):
-            raise ValueError(
-                f"recipe {self.name!r} has {len(self.steps)} step(s) and needs epochs >= {len(self.steps)}, got {epochs!r}"
-            )
+        positive_int(epochs, f"recipe {self.name!r} has {len(self.steps)} step(s): epochs", len(self.steps))
         counts = [max(1, math.floor(epochs * step.share)) for step in self.steps[:-1]]
         return [*counts, epochs - sum(counts)]
 
     def schedule_for(self, steps: int):
         """The learning rate over ``steps`` optimizer updates."""
+        import tensorflow as tf
+
         if self.schedule == "cosine":
             return tf.keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=steps)
         return tf.keras.optimizers.schedules.PolynomialDecay(self.learning_rate, decay_steps=steps, end_learning_rate=0.0)
 
-    def optimizer(self, step: Step, updates: int) -> tf.keras.optimizers.Optimizer:
+    def optimizer(self, step: Step, updates: int):
         """Adam, or AdamW (decoupled decay on kernels only) when the step has weight decay."""
+        import tensorflow as tf
+
         schedule = self.schedule_for(updates)
         if not step.weight_decay:
             return tf.keras.optimizers.Adam(schedule)
@@ -72,25 +73,11 @@ class Recipe:
         optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
         return optimizer
 
-    def loss(self) -> tf.keras.losses.Loss:
+    def loss(self):
         """Cross-entropy on the models' softmax outputs, with label smoothing."""
+        from dwr_larq.training.loop import SparseCategoricalCrossentropyWithSmoothing
+
         return SparseCategoricalCrossentropyWithSmoothing(self.label_smoothing)
-
-
-@tf.keras.utils.register_keras_serializable(package="dwr_larq")
-class SparseCategoricalCrossentropyWithSmoothing(tf.keras.losses.Loss):
-    """Keras' sparse cross-entropy has no label smoothing; this one-hots the labels first."""
-
-    def __init__(self, label_smoothing: float = 0.0, name="crossentropy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = label_smoothing
-
-    def call(self, y_true, y_pred):
-        y_true = tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), tf.shape(y_pred)[-1])
-        return tf.keras.losses.categorical_crossentropy(y_true, y_pred, label_smoothing=self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 RECIPES = {
@@ -113,20 +100,22 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def _real_weight_layer(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
+def _real_weight_layer(layer):
     config = layer.get_config()
     if config.get("kernel_quantizer") is not None:
         config.update(kernel_quantizer=None, kernel_constraint=None)
     return layer.__class__.from_config(config)
 
 
-def with_real_weights(model: tf.keras.Model) -> tf.keras.Model:
+def with_real_weights(model):
     """A fresh copy of ``model`` whose quantized layers keep their input quantizer
     (binary activations) but have real-valued, unclipped weights: ReActNet's step 1."""
+    import tensorflow as tf
+
     return tf.keras.models.clone_model(model, clone_function=_real_weight_layer)
 
 
-def transfer_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
+def transfer_weights(source, target) -> None:
     """Copy every layer's weights from ``source`` to the layer of the same name in ``target``."""
     source_layers = {layer.name: layer for layer in source.layers}
     missing = [layer.name for layer in target.layers if layer.weights and layer.name not in source_layers]
@@ -137,6 +126,6 @@ def transfer_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
             layer.set_weights(source_layers[layer.name].get_weights())
 
 
-def model_for_step(model: tf.keras.Model, step: Step) -> tf.keras.Model:
+def model_for_step(model, step: Step):
     """The model a step trains: ``model`` itself, or its real-weight twin."""
     return model if step.binary_weights else with_real_weights(model)

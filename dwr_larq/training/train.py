@@ -16,15 +16,10 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from dwr_larq.training import data, distill, evaluate, recipes, runs
 from dwr_larq import zoo
+from dwr_larq.training import data, distill, evaluate, recipes, runs
+from dwr_larq.training.loop import ACCURACY, Phase, accuracy_metric, fit_phases
 from dwr_larq.zoo.cards import ModelCard
-
-ACCURACY = "accuracy"
-
-
-def _accuracy_metric():
-    return tf.keras.metrics.SparseCategoricalAccuracy(name=ACCURACY)
 
 
 def _teacher_label(teacher) -> str | None:
@@ -40,12 +35,12 @@ def compile_for_step(model, recipe: recipes.Recipe, step: recipes.Step, updates:
     """The model ``fit`` runs for one step: the student itself, or a ``Distiller``."""
     optimizer = recipe.optimizer(step, updates)
     if teacher is None:
-        model.compile(optimizer=optimizer, loss=recipe.loss(), metrics=[_accuracy_metric()])
+        model.compile(optimizer=optimizer, loss=recipe.loss(), metrics=[accuracy_metric()])
         return model
     distiller = distill.Distiller(
         model, teacher, distill_weight=recipe.distill_weight, label_smoothing=recipe.label_smoothing
     )
-    distiller.compile(optimizer=optimizer, metrics=[_accuracy_metric()])
+    distiller.compile(optimizer=optimizer, metrics=[accuracy_metric()])
     return distiller
 
 
@@ -100,27 +95,20 @@ def plan(model, *, dataset, epochs, batch_size, recipe="reactnet", teacher=None,
     return Plan(card, recipe_, step_epochs, source, student, teacher_model, batch_size, size, channels, config)
 
 
-def run_steps(plan: Plan, run: runs.RunDir, train_data, test_data, verbose="auto") -> list:
-    """Fit each recipe step in turn, each from the previous one's weights; finished
-    steps restore their final state from their backup and train no epoch."""
-    previous, first_epoch, steps = None, 0, []
-    for index, (step, count) in enumerate(zip(plan.recipe.steps, plan.step_epochs)):
-        step_model = recipes.model_for_step(plan.student, step)
-        if previous is not None:
-            recipes.transfer_weights(previous, step_model)
-        fit_model = compile_for_step(step_model, plan.recipe, step, count * train_data.steps, plan.teacher)
-        callbacks = run.callbacks(
-            step.name, first_epoch=first_epoch, final=index == len(plan.recipe.steps) - 1,
-            images_per_epoch=train_data.num_examples,
-        )
-        fit_model.fit(
-            train_data.dataset, validation_data=test_data.dataset, initial_epoch=first_epoch,
-            epochs=first_epoch + count, callbacks=callbacks, verbose=verbose,
-        )
-        rows = [row for row in run.history() if first_epoch <= row["epoch"] < first_epoch + count]
-        steps.append({"name": step.name, "binary_weights": step.binary_weights, "epochs": count, **runs.epoch_figures(rows)})
-        previous, first_epoch = step_model, first_epoch + count
-    return steps
+def phases(plan: Plan) -> list:
+    """The recipe's steps as training phases: each step trains its own view of the
+    student (real or binary weights), starting from the previous step's weights."""
+
+    def phase(step, count):
+        def prepare(previous, updates):
+            model = recipes.model_for_step(plan.student, step)
+            if previous is not None:
+                recipes.transfer_weights(getattr(previous, "student", previous), model)
+            return compile_for_step(model, plan.recipe, step, updates, plan.teacher)
+
+        return Phase(step.name, count, prepare, {"binary_weights": step.binary_weights})
+
+    return [phase(step, count) for step, count in zip(plan.recipe.steps, plan.step_epochs)]
 
 
 def train(model: str, *, dataset: str, epochs: int, batch_size: int, out, recipe: str = "reactnet", teacher=None,
@@ -148,7 +136,7 @@ def train(model: str, *, dataset: str, epochs: int, batch_size: int, out, recipe
     pipe = dict(batch_size=plan_.batch_size, image_size=plan_.image_size, channels=plan_.channels)
     train_data = data.pipeline(plan_.source, "train", seed=seed, **pipe)
     test_data = data.pipeline(plan_.source, "test", **pipe)
-    steps = run_steps(plan_, run, train_data, test_data, verbose)
+    steps = fit_phases(phases(plan_), train_data, test_data, run, verbose)
 
     result = evaluate.keras_accuracy(plan_.student, test_data)
     run.save_model(plan_.student)

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from dwr_larq import build, zoo
 from dwr_larq.models import costs
-from dwr_larq.dwr import method as dwr
+from dwr_larq import dwr
 from dwr_larq.cli.main import main
 from dwr_larq.models.spec import BackboneSpec, StemSpec
 

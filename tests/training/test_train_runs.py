@@ -65,7 +65,7 @@ def test_a_run_folder_is_never_resumed_with_another_configuration(tmp_path, card
     [
         (dict(dataset="cifar11"), "unknown dataset 'cifar11'"),
         (dict(batch_size=0), "batch size must be an integer >= 1, got 0"),
-        (dict(epochs=1), "needs epochs >= 2"),
+        (dict(epochs=1), "epochs must be an integer >= 2"),
         (dict(recipe="xnor"), "unknown recipe"),
         (dict(dataset="folder:/no/such/folder"), "does not exist"),
         (dict(teacher="NoSuchNet"), "neither an existing saved Keras model"),

@@ -1,0 +1,20 @@
+"""Argument checks shared by every wing, so the same mistake gets the same message."""
+
+from __future__ import annotations
+
+import numbers
+
+
+def positive_int(value, what: str, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer >= ``minimum`` (bools are not), else a
+    ``ValueError`` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def positive_number(value, what: str) -> float:
+    """``value`` as a float if it is a real number > 0, else a ``ValueError`` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{what} must be > 0, got {value!r}")
+    return float(value)
