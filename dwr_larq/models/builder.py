@@ -1,6 +1,12 @@
-"""``build(spec)``: a ``BackboneSpec`` to a ``tf.keras.Model`` made of Larq layers."""
+"""``build(spec)``: a ``BackboneSpec`` to a ``tf.keras.Model`` made of Larq layers.
+
+Models are channels-last whatever ``image_data_format`` keras.json sets: the
+shapes, the channel concatenations and LCE's kernels all assume it.
+"""
 
 from __future__ import annotations
+
+import contextlib
 
 import tensorflow as tf
 
@@ -9,16 +15,34 @@ from dwr_larq.models.kinds import KINDS
 from dwr_larq.models.layers import ChannelAlign
 from dwr_larq.models.spec import BackboneSpec
 
+CHANNELS_LAST = "channels_last"
 POOLINGS = {
     "avg": tf.keras.layers.GlobalAveragePooling2D,
     "max": tf.keras.layers.GlobalMaxPooling2D,
 }
 
 
-def check_input_shape(input_shape, spec: BackboneSpec) -> tuple:
-    """Return ``input_shape`` as a tuple, or raise ``ValueError`` saying why it cannot work."""
+@contextlib.contextmanager
+def channels_last():
+    """Keras' image data format set to channels-last for the ``with`` body, restored after:
+    layers that take their ``data_format`` from keras.json (the blocks') store it when made."""
+    previous = tf.keras.backend.image_data_format()
+    tf.keras.backend.set_image_data_format(CHANNELS_LAST)
+    try:
+        yield
+    finally:
+        tf.keras.backend.set_image_data_format(previous)
+
+
+def check_input_shape(input_shape, spec: BackboneSpec, include_top: bool = True) -> tuple:
+    """Return ``input_shape`` as a tuple, or raise ``ValueError`` saying why it cannot work.
+
+    ``None`` means the spec's square input with a top, and any size without one (a
+    feature extractor, as in keras.applications), with 3 channels.
+    """
     if input_shape is None:
-        return (spec.input_size, spec.input_size, 3)
+        side = spec.input_size if include_top else None
+        return (side, side, 3)
     shape = tuple(input_shape)
     if len(shape) != 3:
         raise ValueError(
@@ -36,9 +60,9 @@ def check_input_shape(input_shape, spec: BackboneSpec) -> tuple:
     return shape
 
 
-def _model_input(input_shape, input_tensor, spec):
+def _model_input(input_shape, input_tensor, spec, include_top):
     if input_tensor is None:
-        return tf.keras.Input(shape=check_input_shape(input_shape, spec)), None
+        return tf.keras.Input(shape=check_input_shape(input_shape, spec, include_top)), None
     if not tf.keras.backend.is_keras_tensor(input_tensor):
         input_tensor = tf.keras.Input(tensor=input_tensor, shape=input_tensor.shape[1:])
     check_input_shape(tuple(input_tensor.shape[1:]), spec)
@@ -49,18 +73,19 @@ def stem(x, spec: BackboneSpec):
     """Real-valued stem, then DWR's alignment layer when the first stage is wider."""
     s = spec.stem
     x = tf.keras.layers.Conv2D(
-        s.width, s.kernel_size, strides=s.strides, padding="same", use_bias=False, name="stem_conv"
+        s.width, s.kernel_size, strides=s.strides, padding="same", use_bias=False, data_format=CHANNELS_LAST,
+        name="stem_conv",
     )(x)
     x = tf.keras.layers.BatchNormalization(name="stem_bn", **BN_KWARGS)(x)
     if s.max_pool:
-        x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", name="stem_pool")(x)
+        x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", data_format=CHANNELS_LAST, name="stem_pool")(x)
     if KINDS[spec.block].aligns_stem and s.width != spec.widths[0]:
         x = ChannelAlign(spec.widths[0], name="stem_align")(x)
     return x
 
 
 def head(x, spec: BackboneSpec, num_classes: int, classifier_activation):
-    x = tf.keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D(data_format=CHANNELS_LAST, name="avg_pool")(x)
     if spec.head.dropout:
         x = tf.keras.layers.Dropout(spec.head.dropout, name="dropout")(x)
     x = tf.keras.layers.Dense(num_classes, name="logits")(x)
@@ -83,7 +108,9 @@ def build(
     """Build the Keras model that ``spec`` describes, with keras.applications' arguments.
 
     ``include_top=False`` returns the last feature map (4-D) unless ``pooling`` is
-    ``"avg"`` or ``"max"``; ``num_classes`` defaults to the spec's head.
+    ``"avg"`` or ``"max"``, and without ``input_shape`` takes any image size;
+    ``num_classes`` defaults to the spec's head. The model is channels-last even
+    when keras.json says channels-first.
     """
     num_classes = spec.head.num_classes if num_classes is None else num_classes
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
@@ -91,14 +118,15 @@ def build(
     if pooling not in (None, *POOLINGS):
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
 
-    inputs, source_inputs = _model_input(input_shape, input_tensor, spec)
-    x = stem(inputs, spec)
-    for stage, (depth, width, stride) in enumerate(zip(spec.depths, spec.widths, spec.strides), start=1):
-        for index in range(depth):
-            x = block(x, spec.block, width, stride if index == 0 else 1, name=f"stage{stage}_block{index + 1}")
+    with channels_last():
+        inputs, source_inputs = _model_input(input_shape, input_tensor, spec, include_top)
+        x = stem(inputs, spec)
+        for stage, (depth, width, stride) in enumerate(zip(spec.depths, spec.widths, spec.strides), start=1):
+            for index in range(depth):
+                x = block(x, spec.block, width, stride if index == 0 else 1, name=f"stage{stage}_block{index + 1}")
 
-    if include_top:
-        x = head(x, spec, num_classes, classifier_activation)
-    elif pooling:
-        x = POOLINGS[pooling](name=f"{pooling}_pool")(x)
-    return tf.keras.Model(source_inputs or inputs, x, name=name)
+        if include_top:
+            x = head(x, spec, num_classes, classifier_activation)
+        elif pooling:
+            x = POOLINGS[pooling](data_format=CHANNELS_LAST, name=f"{pooling}_pool")(x)
+        return tf.keras.Model(source_inputs or inputs, x, name=name)

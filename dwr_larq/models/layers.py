@@ -12,6 +12,14 @@ import tensorflow as tf
 _register = tf.keras.utils.register_keras_serializable(package="dwr_larq")
 
 
+def _build_sublayer(sublayer, input_shape) -> None:
+    """Build ``sublayer`` under its own name scope, so its weights are named
+    ``<outer>/<sublayer>/<weight>``: RPReLU's two shifts would otherwise both be
+    ``<outer>/bias`` and clash in HDF5 files. Weight order is unchanged."""
+    with tf.name_scope(sublayer.name):
+        sublayer.build(input_shape)
+
+
 @_register
 class Shift(tf.keras.layers.Layer):
     """Learnable per-channel shift (ReActNet's ``LearnableBias``): ``x + b``."""
@@ -48,6 +56,12 @@ class RSign(lq.quantizers.Quantizer):
         return lq.quantizers.approx_sign(inputs + self.shift)
 
 
+# QuantConv2D stores its quantizer's config under the bare class name, and the legacy
+# loaders (HDF5, SavedModel) look it up by that name: register it there too, as Larq
+# registers its own quantizers.
+tf.keras.utils.get_custom_objects().setdefault("RSign", RSign)
+
+
 @_register
 class RPReLU(tf.keras.layers.Layer):
     """ReActNet's RPReLU: shift, per-channel PReLU, shift."""
@@ -65,7 +79,7 @@ class RPReLU(tf.keras.layers.Layer):
         )
         self.shift_out = Shift(name="shift_out")
         for layer in (self.shift_in, self.prelu, self.shift_out):
-            layer.build(input_shape)
+            _build_sublayer(layer, input_shape)
         super().build(input_shape)
 
     def call(self, inputs):
@@ -103,8 +117,9 @@ class ChannelAlign(_ToWidth):
     def build(self, input_shape):
         channels = int(input_shape[-1])
         depth_multiplier = max(1, math.ceil(self.width / channels) - 1)
+        # Channels-last whatever keras.json says: the layer concatenates on the last axis.
         self.depthwise = tf.keras.layers.DepthwiseConv2D(
-            1, depth_multiplier=depth_multiplier, use_bias=False, name="depthwise"
+            1, depth_multiplier=depth_multiplier, use_bias=False, data_format="channels_last", name="depthwise"
         )
         self.bn = tf.keras.layers.BatchNormalization(
             momentum=0.9, epsilon=1e-5, name="bn"
@@ -113,9 +128,9 @@ class ChannelAlign(_ToWidth):
         self.prelu = tf.keras.layers.PReLU(
             alpha_initializer=tf.keras.initializers.Constant(0.25), shared_axes=[1, 2], name="prelu"
         )
-        self.depthwise.build(input_shape)
-        self.bn.build(tf.TensorShape(input_shape)[:-1].concatenate([channels * depth_multiplier]))
-        self.prelu.build(self.compute_output_shape(input_shape))
+        _build_sublayer(self.depthwise, input_shape)
+        _build_sublayer(self.bn, tf.TensorShape(input_shape)[:-1].concatenate([channels * depth_multiplier]))
+        _build_sublayer(self.prelu, self.compute_output_shape(input_shape))
         super().build(input_shape)
 
     def call(self, inputs, training=None):

@@ -2,7 +2,7 @@
 
     >>> x = dwr_larq.preprocess_input(images_0_to_255)
     >>> dwr_larq.decode_predictions(model.predict(x), top=3)[0]
-    [('n01440764', 'tench', 0.81), ...]
+    [('n01440764', 'tench', 0.81), ('n01484850', 'great_white_shark', 0.05), ...]
 
 The 1000 class names ship with the package (``imagenet_classes.tsv``, its header
 says where they come from); nothing is fetched at run time. Label ``i`` is the
@@ -54,12 +54,14 @@ def wnids() -> list:
 
 
 def class_names() -> list:
-    """A short name per label: the first WordNet lemma (``'tench'``, ``'great white shark'``).
+    """A short name per label: the first WordNet lemma, spaces as underscores
+    (``'great_white_shark'``, ``'African_elephant'``), as keras.applications and
+    larq-zoo name them, so code written for their ``decode_predictions`` works here.
 
     Two names repeat (``crane`` the bird and the machine, ``maillot``); the WordNet
     id tells them apart.
     """
-    return [lemmas.split(",")[0].strip() for _, lemmas in _classes()]
+    return ["_".join(lemmas.split(",")[0].split()) for _, lemmas in _classes()]
 
 
 def decode_predictions(preds, top: int = 5) -> list:

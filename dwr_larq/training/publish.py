@@ -31,7 +31,7 @@ from dwr_larq.training import evaluate, runs
 from dwr_larq.zoo import cache, weights as weights_lib
 from dwr_larq import zoo
 from dwr_larq.atomic import write_atomically
-from dwr_larq.zoo.cards import WEIGHTS_TAG, ModelCard, card_files, check_weights_entry
+from dwr_larq.zoo.cards import WEIGHTS_TAG, ModelCard, WeightsEntry, card_files
 
 
 def _check_tag(tag: str) -> str:
@@ -112,15 +112,19 @@ def export_weights(run_dir, *, name: str, tag: str, out, base_url: str | None = 
         raise ValueError(f"--out {str(out)!r} exists and is not a directory")
     run = finished_run(run_dir)
     trained = evaluate.load_keras(run.path)
-    size = trained.input_shape[1]
+    size, channels = trained.input_shape[1], trained.input_shape[-1]
     num_classes = int(trained.output_shape[-1])
     # A named input keeps the files byte-identical across exports of the same run
     # (Keras numbers unnamed inputs per session, and HDF5 files list every layer name).
-    top = zoo.build_from_card(card, input_tensor=tf.keras.Input((size, size, 3), name="input"), num_classes=num_classes)
-    no_top = zoo.build_from_card(card, input_tensor=tf.keras.Input((size, size, 3), name="input"), include_top=False)
+    top = zoo.build_from_card(
+        card, input_tensor=tf.keras.Input((size, size, channels), name="input"), num_classes=num_classes
+    )
+    no_top = zoo.build_from_card(
+        card, input_tensor=tf.keras.Input((size, size, channels), name="input"), include_top=False
+    )
     _copy_into(trained, top)
     _copy_into(trained, no_top)
-    probe = np.random.default_rng(0).uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+    probe = np.random.default_rng(0).uniform(-1, 1, (2, size, size, channels)).astype(np.float32)
     if not np.allclose(top(probe, training=False), trained(probe, training=False), atol=1e-5):
         raise RuntimeError(f"the model rebuilt from {card.name}'s card does not reproduce the run's predictions")
 
@@ -128,27 +132,29 @@ def export_weights(run_dir, *, name: str, tag: str, out, base_url: str | None = 
     top_file, top_sha = _save_weights(top, out, f"{card.name}-{tag}")
     no_top_file, no_top_sha = _save_weights(no_top, out, f"{card.name}-{tag}-notop")
     summary, config = run.summary(), run.config()
-    entry = {
+    provenance = {
+        "model": config.get("model"),
+        "dataset": config.get("dataset"),
+        "train_images": summary.get("train_images"),
+        "test_images": summary.get("test_images"),
+        "input_size": size,
+        "channels": channels,
+        "recipe": config.get("recipe"),
+        "weights": config.get("weights"),
+        "epochs": summary.get("epochs"),
+        "batch_size": config.get("batch_size"),
+        "seed": config.get("seed"),
+        "accuracy_keras": summary.get("accuracy"),
+        "checkpoint": "final epoch (model.keras)",
+    }
+    entry = WeightsEntry.from_dict(tag, {
         "num_classes": num_classes,
         "input_size": size,
+        "channels": channels,
         "top": {"file": top_file.name, "sha256": top_sha},
         "no_top": {"file": no_top_file.name, "sha256": no_top_sha},
-        "trained": {
-            key: value
-            for key, value in {
-                "model": config.get("model"),
-                "dataset": config.get("dataset"),
-                "recipe": config.get("recipe"),
-                "weights": config.get("weights"),
-                "epochs": summary.get("epochs"),
-                "accuracy": summary.get("accuracy"),
-                "test_images": summary.get("test_images"),
-                "checkpoint": "final epoch (model.keras)",
-            }.items()
-            if value is not None
-        },
-    }
-    check_weights_entry(tag, entry, "export")
+        "trained": {key: value for key, value in provenance.items() if value is not None},
+    }, "export")
 
     sums = out / "SHA256SUMS"
     lines = {line[66:]: line for line in (sums.read_text().splitlines() if sums.is_file() else []) if len(line) > 66}
@@ -156,12 +162,12 @@ def export_weights(run_dir, *, name: str, tag: str, out, base_url: str | None = 
         lines[path.name] = f"{digest}  {path.name}"
     _write_text(sums, "".join(f"{line}\n" for line in lines.values()))
     entry_path = out / f"{card.name}.{tag}.entry.json"
-    _write_text(entry_path, json.dumps({tag: entry}, indent=2) + "\n")
+    _write_text(entry_path, json.dumps({tag: entry.to_dict()}, indent=2) + "\n")
 
     card_path = out / f"{card.name}.json"
     previous = ModelCard.from_dict(json.loads(card_path.read_text()), str(card_path)) if card_path.is_file() else card
     merged = previous.to_dict()
-    merged["weights"] = {**merged.get("weights", {}), tag: entry}
+    merged["weights"] = {**merged["weights"], tag: entry.to_dict()}
     if base_url:
         merged["weights_url"] = base_url
     ModelCard.from_dict(merged, "exported card")  # the card we write must load
@@ -169,7 +175,7 @@ def export_weights(run_dir, *, name: str, tag: str, out, base_url: str | None = 
     return {
         "files": {"top": str(top_file), "no_top": str(no_top_file)},
         "sha256": {"top": top_sha, "no_top": no_top_sha},
-        "entry": {tag: entry},
+        "entry": {tag: entry.to_dict()},
         "entry_file": str(entry_path),
         "card_file": str(card_path),
         "shipped_card": _shipped_card_file(card),

@@ -6,6 +6,7 @@ being ``$DWR_LARQ_WEIGHTS_URL`` if set (a mirror, or ``file:///...`` on an air-g
 machine), else the card's ``weights_url``. A cached file is used only when its
 sha256 matches the card; a download goes to a temporary name and is renamed into
 place only once verified, so the cache never holds a file that does not match.
+Files shipped inside the package (``weights/<name>.h5`` on a card) never come here.
 """
 
 from __future__ import annotations

@@ -20,8 +20,12 @@ Spec: {block} blocks, depths {depths}, widths {widths}; default input {size}x{si
 
 Args:
     input_shape: optional (height, width, channels); height and width may be None.
+        Default: {size}x{size}x3 with the top, any size without it (None, None, 3);
+        a weights tag's trained size and channels instead of {size} and 3.
     input_tensor: optional Keras tensor to use as the model's input.
     weights: None (random init), a dataset tag listed on the card, or a weights file path.
+        A tag's weights need the channels they were trained on and, with the top, the
+        image size too (keras.applications' rule); without the top any size works.
     include_top: whether to include the pooling and dense classifier.
     num_classes: classes of the classifier (only with include_top=True); None means the
         card's, or with a weights tag, those of its top.
@@ -47,18 +51,19 @@ def build_from_card(
     """Build the model a card describes, check and load its weights."""
     from dwr_larq.models import builder
 
-    source, num_classes = weights_lib.resolve(card, weights, include_top, num_classes)
+    given = input_shape if input_tensor is None else tuple(input_tensor.shape[1:])
+    resolved = weights_lib.resolve(card, weights, include_top, num_classes, given)
     model = builder.build(
         card.spec,
-        input_shape=input_shape,
+        input_shape=resolved.input_shape if input_tensor is None else None,
         input_tensor=input_tensor,
         include_top=include_top,
-        num_classes=num_classes,
+        num_classes=resolved.num_classes,
         pooling=pooling,
         classifier_activation=classifier_activation,
         name=card.name,
     )
-    weights_lib.load(model, card, source)
+    weights_lib.load(model, card, resolved.source)
     return model
 
 

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dwr_larq import zoo
 from dwr_larq.models.layers import ChannelAlign, RepeatChannels, RPReLU, RSign, Shift
 
 
@@ -64,15 +63,3 @@ def test_layers_round_trip_through_their_config(layer):
     again = tf.keras.layers.deserialize(config)
     assert type(again) is type(layer)
     assert again.get_config() == layer.get_config()
-
-
-def test_saved_model_loads_without_custom_objects(tmp_path, rng):
-    # ReActResNet18DWR holds every custom layer: RSign, RPReLU (with Shift), ChannelAlign.
-    model = zoo.ReActResNet18DWR(input_shape=(32, 32, 3), num_classes=5)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = tf.keras.models.load_model(path)
-    images = rng.normal(size=(2, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
-    kinds = {type(layer).__name__ for layer in loaded.submodules}
-    assert {"RSign", "RPReLU", "Shift", "ChannelAlign"} <= kinds

@@ -52,14 +52,20 @@ def test_a_trained_run_round_trips_through_export_and_download(tmp_path, trained
         card = zoo.get_card(str(out / "Tiny.json"))
         entry = card.weights["digits"]
         assert card.weights_url == server.url
-        assert entry["num_classes"] == 10 and entry["input_size"] == 16
-        assert entry["trained"]["accuracy"] == trained["summary"]["accuracy"]
-        assert json.loads((out / "Tiny.digits.entry.json").read_text()) == {"digits": entry}
-        for variant in ("top", "no_top"):
-            item = entry[variant]
-            digest = hashlib.sha256((out / item["file"]).read_bytes()).hexdigest()
-            assert digest == item["sha256"] and item["file"].endswith(f"-{digest[:8]}.h5")
-            assert f"{digest}  {item['file']}" in (out / "SHA256SUMS").read_text().splitlines()
+        assert (entry.num_classes, entry.input_size, entry.channels) == (10, 16, 3)
+        summary = trained["summary"]
+        assert entry.trained["accuracy_keras"] == summary["accuracy"]
+        assert {key: entry.trained[key] for key in ("dataset", "train_images", "test_images", "input_size", "channels",
+                                                    "epochs", "batch_size", "seed")} == {
+            "dataset": "digits", "train_images": summary["train_images"], "test_images": summary["test_images"],
+            "input_size": 16, "channels": 3, "epochs": 2, "batch_size": 128, "seed": 0,
+        }
+        assert json.loads((out / "Tiny.digits.entry.json").read_text()) == {"digits": entry.to_dict()}
+        assert json.loads((out / "Tiny.json").read_text()) == card.to_dict()  # the card round-trips
+        for item in (entry.top, entry.no_top):
+            digest = hashlib.sha256((out / item.file).read_bytes()).hexdigest()
+            assert digest == item.sha256 and item.file.endswith(f"-{digest[:8]}.h5") and not item.shipped
+            assert f"{digest}  {item.file}" in (out / "SHA256SUMS").read_text().splitlines()
             assert f"sha256 {digest}" in result.output
         assert not list(out.glob(".*"))  # no temporary file left
 
@@ -70,7 +76,7 @@ def test_a_trained_run_round_trips_through_export_and_download(tmp_path, trained
         features = zoo.get_model(str(out / "Tiny.json"), weights="digits", include_top=False, pooling="avg")
         pooled = tf.keras.Model(original.input, original.get_layer("avg_pool").output)
         np.testing.assert_allclose(features.predict(images, verbose=0), pooled.predict(images, verbose=0), atol=1e-6)
-        assert server.requests == [f"/{entry['top']['file']}", f"/{entry['no_top']['file']}"]
+        assert server.requests == [f"/{entry.top.file}", f"/{entry.no_top.file}"]
     finally:
         server.stop()
 
@@ -82,9 +88,9 @@ def test_exports_are_reproducible_and_tags_accumulate_on_the_card(tmp_path, trai
     assert result.exit_code == 0, result.output
     card = zoo.get_card(str(out / "Tiny.json"))
     assert sorted(card.weights) == ["digits", "digits-v2"]
-    assert card.weights["digits"]["top"]["sha256"] == card.weights["digits-v2"]["top"]["sha256"]
+    assert card.weights["digits"].top.sha256 == card.weights["digits-v2"].top.sha256
     assert len((out / "SHA256SUMS").read_text().splitlines()) == 4
-    assert json.loads(result.output)["entry"] == {"digits-v2": card.weights["digits-v2"]}
+    assert json.loads(result.output)["entry"] == {"digits-v2": card.weights["digits-v2"].to_dict()}
 
 
 def test_exported_weights_fill_a_shipped_style_card(tmp_path, trained):
@@ -92,7 +98,7 @@ def test_exported_weights_fill_a_shipped_style_card(tmp_path, trained):
     out = tmp_path / "publish"
     assert _export(trained["run"], "--name", trained["card"], "--tag", "digits", "--out", out).exit_code == 0
     entry = zoo.get_card(str(out / "Tiny.json")).weights["digits"]
-    model = zoo.get_model(trained["card"], weights=str(out / entry["top"]["file"]))
+    model = zoo.get_model(trained["card"], weights=str(out / entry.top.file))
     original = tf.keras.models.load_model(str(trained["run"] / runs.MODEL))
     np.testing.assert_allclose(model.predict(_digits(), verbose=0), original.predict(_digits(), verbose=0), atol=1e-6)
 
@@ -151,3 +157,18 @@ def test_a_runs_saved_model_and_checkpoint_also_serve_as_weights_files(trained):
         original.predict(images, verbose=0),
         atol=1e-6,
     )
+
+
+def test_a_one_channel_run_publishes_one_channel_weights(tmp_path, trained):
+    """The entry records the channels the run was trained on, and its files load at that channel count."""
+    run = tmp_path / "grey"
+    train(trained["card"], dataset="digits", epochs=2, batch_size=128, out=run, verbose=0, channels=1)
+    out = tmp_path / "publish"
+    result = _export(run, "--name", trained["card"], "--tag", "grey", "--out", out)
+    assert result.exit_code == 0, result.output
+    entry = zoo.get_card(str(out / "Tiny.json")).weights["grey"]
+    assert entry.channels == 1 and entry.trained["channels"] == 1
+    model = zoo.get_model(trained["card"], weights=str(out / entry.top.file), input_shape=(16, 16, 1))
+    original = tf.keras.models.load_model(str(run / runs.MODEL))
+    images = _digits()[..., :1]
+    np.testing.assert_allclose(model.predict(images, verbose=0), original.predict(images, verbose=0), atol=1e-6)

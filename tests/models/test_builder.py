@@ -1,0 +1,70 @@
+"""The builder's input shapes and its independence from keras.json's image data format."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dwr_larq import zoo
+from dwr_larq.models import builder
+
+
+@pytest.fixture
+def channels_first():
+    """keras.json saying channels_first, restored after the test."""
+    previous = tf.keras.backend.image_data_format()
+    tf.keras.backend.set_image_data_format("channels_first")
+    yield
+    tf.keras.backend.set_image_data_format(previous)
+
+
+def _in_format(data_format, build):
+    previous = tf.keras.backend.image_data_format()
+    tf.keras.backend.set_image_data_format(data_format)
+    try:
+        return build()
+    finally:
+        tf.keras.backend.set_image_data_format(previous)
+
+
+@pytest.mark.parametrize("name", ["ResNet20DWR", "ResNet18DWR", "ReActNetADWR"])
+def test_channels_first_in_keras_json_builds_the_channels_last_model(name, channels_first, rng):
+    """ResNet20DWR once built another network under channels_first, ResNet18DWR crashed in ChannelAlign."""
+    first = zoo.get_model(name, input_shape=(32, 32, 3))
+    assert tf.keras.backend.image_data_format() == "channels_first"  # left as it was
+    last = _in_format("channels_last", lambda: zoo.get_model(name, input_shape=(32, 32, 3)))
+    assert [w.shape for w in first.weights] == [w.shape for w in last.weights]
+    assert first.output_shape == last.output_shape == (None, zoo.get_card(name).num_classes)
+    last.set_weights(first.get_weights())
+    images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(first.predict(images, verbose=0), last.predict(images, verbose=0), atol=1e-5)
+    formats = {layer.get_config().get("data_format") for layer in first.submodules if hasattr(layer, "get_config")}
+    assert "channels_first" not in formats
+
+
+def test_a_model_saved_channels_last_loads_under_channels_first(tmp_path, rng):
+    """Layers made when a model loads (ChannelAlign's depthwise conv) are channels-last too."""
+    model = zoo.ResNet18DWR(input_shape=(32, 32, 3), num_classes=4)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    loaded = _in_format("channels_first", lambda: tf.keras.models.load_model(path))
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_without_top_the_default_input_takes_any_size(rng):
+    """Like keras.applications and larq-zoo: a feature extractor is (None, None, 3)."""
+    features = zoo.ResNet18DWR(include_top=False)
+    assert features.input_shape == (None, None, None, 3)
+    for side in (32, 64):
+        assert features.predict(rng.normal(size=(1, side, side, 3)).astype(np.float32), verbose=0).shape == (
+            1, side // 32, side // 32, 866
+        )
+    assert zoo.ResNet20DWR().input_shape == (None, 32, 32, 3)  # with the top, the card's size
+    assert zoo.ResNet20DWR(include_top=False, input_shape=(40, 40, 1)).input_shape == (None, 40, 40, 1)
+
+
+def test_check_input_shape_defaults():
+    spec = zoo.get_card("ResNet20DWR").spec
+    assert builder.check_input_shape(None, spec) == (32, 32, 3)
+    assert builder.check_input_shape(None, spec, include_top=False) == (None, None, 3)
+    assert builder.check_input_shape([24, 24, 2], spec, include_top=False) == (24, 24, 2)

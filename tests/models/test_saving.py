@@ -1,0 +1,69 @@
+"""Every zoo model saves and loads back in each Keras format, without custom_objects.
+
+Models are built at small inputs to keep this fast; every weight gets a random value
+(shifts and PReLU slopes included), so a weight loaded into the wrong slot shows.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import randomize_batch_norms
+
+from dwr_larq import zoo
+
+ALL = zoo.list_models()
+# The ReActNet family holds every custom layer (RSign inside QuantConv2D, RPReLU with its
+# two Shifts, ChannelAlign, RepeatChannels): all formats. The others: HDF5, the format
+# published weights use.
+REACT = [name for name in ALL if zoo.get_card(name).spec.block.startswith("reactnet")]
+# SavedModel of the two largest is slow (a minute or two each) and adds no layer kind
+# their DWR versions do not have.
+SLOW = {("ReActResNet18", "tf"), ("ReActNetA", "tf")}
+CASES = [
+    pytest.param(name, fmt, marks=[pytest.mark.slow] if (name, fmt) in SLOW else [])
+    for name in ALL
+    for fmt in ("keras", "h5", "tf")
+    if fmt == "h5" or name in REACT
+]
+
+
+def _random_model(name, rng):
+    side = max(32, zoo.get_card(name).spec.downsampling)
+    model = zoo.get_model(name, input_shape=(side, side, 3), num_classes=5)
+    for variable in model.weights:
+        variable.assign(rng.normal(0.0, 0.5, variable.shape).astype(np.float32))
+    randomize_batch_norms(model, rng)  # positive variances
+    return model, rng.uniform(-1, 1, (2, side, side, 3)).astype(np.float32)
+
+
+def _kinds(model) -> list:
+    return sorted({type(layer).__name__ for layer in model.submodules})
+
+
+def test_the_react_family_is_covered_in_every_format():
+    assert {"ReActResNet18", "ReActResNet18DWR", "ReActNetA", "ReActNetADWR"} <= set(REACT)
+
+
+@pytest.mark.parametrize("name, fmt", CASES)
+def test_a_zoo_model_round_trips_with_identical_predictions(name, fmt, tmp_path, rng):
+    model, images = _random_model(name, rng)
+    expected = model.predict(images, verbose=0)
+    path = str(tmp_path / {"keras": "model.keras", "h5": "model.h5", "tf": "saved_model"}[fmt])
+    model.save(path, **({"save_format": "tf"} if fmt == "tf" else {}))
+    loaded = tf.keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), expected, atol=1e-5)
+    assert _kinds(loaded) == _kinds(model)  # our layers come back as themselves
+    if fmt == "h5":  # weights alone, into a fresh model (what published weights are)
+        weights = str(tmp_path / "weights.h5")
+        model.save_weights(weights)
+        fresh = zoo.get_model(name, input_shape=images.shape[1:], num_classes=5)
+        fresh.load_weights(weights)
+        np.testing.assert_allclose(fresh.predict(images, verbose=0), expected, atol=1e-5)
+
+
+def test_hdf5_weight_names_are_unique_within_each_layer(rng):
+    """RPReLU's two shifts once both saved as '<layer>/bias' and h5py refused the file."""
+    model, _ = _random_model("ReActResNet18DWR", rng)
+    for layer in model.layers:
+        names = [weight.name for weight in layer.weights]
+        assert len(names) == len(set(names)), (layer.name, names)
