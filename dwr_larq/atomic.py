@@ -26,6 +26,14 @@ def write_atomically(path, data) -> None:
         raise
 
 
+def _file_in_the_way(folder: Path):
+    """The nearest existing ancestor of ``folder`` (itself included) when it is a file, not a folder."""
+    for ancestor in (folder, *folder.parents):
+        if ancestor.exists():
+            return None if ancestor.is_dir() else ancestor
+    return None
+
+
 def check_output_path(path) -> Path:
     """Fail early, naming the problem, when ``path`` cannot be written."""
     path = Path(path)
@@ -33,6 +41,9 @@ def check_output_path(path) -> Path:
     if path.is_dir():
         raise ValueError(f"output path {str(path)!r} is a directory; give a file name")
     if not parent.is_dir():
+        blocking = _file_in_the_way(parent)
+        if blocking is not None:
+            raise ValueError(f"{str(path)!r}: {str(blocking)!r} is a file, not a folder")
         raise ValueError(f"output folder {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK):
         raise ValueError(f"output folder {str(parent)!r} is not writable")

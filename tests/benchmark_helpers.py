@@ -35,13 +35,15 @@ def _executable(path: Path, text: str) -> Path:
     return path
 
 
-def fake_device(tmp_path: Path, monkeypatch, with_binary: bool = True) -> Path:
+def fake_device(tmp_path: Path, monkeypatch, with_binary: bool = True, failing: str = "") -> Path:
     """Put fake ``ssh``/``scp`` first on PATH; the "device" is ``tmp_path/device``.
 
     ssh runs the remote command with ``sh -c`` and HOME set to the device's home; a
     host named ``unreachable`` fails the way ssh does (status 255). The device's
     ``lce_benchmark_model`` logs its arguments and prints the recorded output with
-    the graph and thread count it was given, or the tool's error for a missing graph.
+    the graph and thread count it was given, or the tool's error for a missing graph,
+    or, for a graph whose file name starts with ``failing``, TFLite's error for a model
+    whose tensors cannot be allocated.
     """
     device = tmp_path / "device"
     (device / "home").mkdir(parents=True)
@@ -88,6 +90,10 @@ def fake_device(tmp_path: Path, monkeypatch, with_binary: bool = True) -> Path:
                 sed "s|/tmp/dwr-larq-benchmark/missing.tflite|$graph|" "{DATA / 'lce_benchmark_model_missing_graph.txt'}"
                 exit 1
             fi
+            case "$(basename "$graph")" in "{failing or '/'}"*)
+                printf 'INFO: Graph: [%s]\nERROR: Failed to allocate tensors!\nERROR: Benchmarking failed.\n' "$graph"
+                exit 1 ;;
+            esac
             sed -e "s|/tmp/dwr-larq-benchmark/ResNet18DWR-224-3f2a9c1d0b7e.tflite|$graph|" \\
                 -e "s|threads: \\[1\\]|threads: [$threads]|" "{RECORDED}"
             """,

@@ -2,10 +2,11 @@
 
 An item is a zoo name (or a card ``.json``), a larq-zoo baseline (``lqz:QuickNet``)
 or a ``.tflite`` file. Keras items are converted once per input size and kept in a
-cache folder; each model is then timed at every thread count by a *timer*: this
-host's LCE interpreter (``LocalTimer``) or ``lce_benchmark_model`` over ssh
-(``dwr_larq.deploy.remote.RemoteTimer``). ``run`` yields one ``Row`` per model and thread
-count as soon as it has one, so an interrupted benchmark still has its rows.
+cache folder; each model is then timed at every thread count by a ``Timer``
+(``dwr_larq.deploy.timer``): this host's LCE interpreter (``LocalTimer``) or
+``lce_benchmark_model`` over ssh (``dwr_larq.deploy.remote.RemoteTimer``). ``run``
+yields one ``Row`` per model and thread count as soon as it has one, so an
+interrupted benchmark still has its rows.
 """
 
 from __future__ import annotations
@@ -16,19 +17,14 @@ import importlib
 import importlib.metadata
 import json
 import os
-import platform
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-
-from dwr_larq.deploy import timing
-from dwr_larq.deploy.flatbuffer import FlatbufferError, binary_conv_figures, read_lce_flatbuffer
+from dwr_larq.deploy.flatbuffer import FlatbufferError, binary_conv_figures, read_flatbuffer, read_lce_flatbuffer
+from dwr_larq.deploy.timer import BenchmarkError, DeviceError, Latency, LocalTimer, Timer  # noqa: F401 (the CLI's names)
 
 BASELINE_PREFIX = "lqz:"
 # larq-zoo models we compare with, built with weights=None (no download).
@@ -39,16 +35,8 @@ BASELINES = {
     "BinaryResNetE18": "larq_zoo.literature",
 }
 DEFAULT_INPUT_SIZE = 224  # larq-zoo's ImageNet models
-# Changing how a spec becomes layers changes the flatbuffer: these files are part of the cache key.
+# Changing how a spec becomes layers changes the flatbuffer: these dwr_larq/models files are part of the cache key.
 _BUILDER_FILES = ("blocks.py", "builder.py", "layers.py")
-
-
-class BenchmarkError(ValueError):
-    """An item or option that cannot be benchmarked; the message says why."""
-
-
-class DeviceError(RuntimeError):
-    """The timer's device cannot run anything (unreachable, no benchmark binary): stop the run."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +130,8 @@ def cache_key(source: Source, input_size: int) -> str:
         identity["larq-zoo"] = _version("larq-zoo")
     else:
         identity["spec"] = source.card.spec.to_dict()
-        here = Path(__file__).parent
-        identity["code"] = hashlib.sha256(b"".join((here / f).read_bytes() for f in _BUILDER_FILES)).hexdigest()
+        models = Path(__file__).parent.parent / "models"
+        identity["code"] = hashlib.sha256(b"".join((models / f).read_bytes() for f in _BUILDER_FILES)).hexdigest()
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -205,10 +193,7 @@ def _convert_to_cache(source: Source, input_size: int, tflite: Path, sidecar: Pa
 def prepare(source: Source, input_size: int | None, cache_dir) -> Prepared:
     """Convert (or find in the cache) a Keras item; read a ``.tflite`` item's figures."""
     if source.kind == "tflite":
-        try:
-            flatbuffer = read_lce_flatbuffer(source.path)
-        except FlatbufferError as error:
-            raise BenchmarkError(str(error)) from None
+        flatbuffer = read_lce_flatbuffer(source.path)
         figures = binary_conv_figures(flatbuffer)
         side = figures["input_shape"][0] if figures["input_shape"] else None
         return Prepared(source, source.path, side, len(flatbuffer), figures)
@@ -223,79 +208,15 @@ def prepare(source: Source, input_size: int | None, cache_dir) -> Prepared:
     if tflite.is_file() and sidecar.is_file():
         try:
             meta = json.loads(sidecar.read_text())
+            read_flatbuffer(tflite)  # a damaged cached file is converted again
             cached = meta.get("key") == key
         except ValueError:
             meta = None
     if not cached:
         meta = _convert_to_cache(source, size, tflite, sidecar, key)
-    packed = binary_conv_figures(tflite.read_bytes())["packed_binary_macs"]
+    packed = binary_conv_figures(read_flatbuffer(tflite))["packed_binary_macs"]
     figures = {**meta["figures"], "packed_binary_macs": packed}
     return Prepared(source, tflite, size, tflite.stat().st_size, figures, meta["conversion_seconds"], cached)
-
-
-# --- timing -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Latency:
-    """One model at one thread count: latency statistics in ms and memory growth in bytes."""
-
-    runs: int
-    median_ms: float
-    mean_ms: float
-    p90_ms: float | None = None
-    min_ms: float | None = None
-    peak_memory_bytes: int | None = None
-    memory_method: str = ""
-    times_ms: tuple = ()
-
-    @classmethod
-    def from_times(cls, times_ms, peak_memory_bytes=None, memory_method="") -> Latency:
-        times = np.asarray(times_ms, dtype=float)
-        return cls(
-            runs=len(times),
-            median_ms=float(np.median(times)),
-            mean_ms=float(times.mean()),
-            p90_ms=float(np.percentile(times, 90)),
-            min_ms=float(times.min()),
-            peak_memory_bytes=peak_memory_bytes,
-            memory_method=memory_method,
-            times_ms=tuple(float(t) for t in times),
-        )
-
-    def merge(self, other: Latency) -> Latency:
-        """Pool the runs of two rounds (local timings keep every run)."""
-        peak = max((m for m in (self.peak_memory_bytes, other.peak_memory_bytes) if m is not None), default=None)
-        return Latency.from_times(self.times_ms + other.times_ms, peak, self.memory_method or other.memory_method)
-
-
-class LocalTimer:
-    """This host's LCE interpreter, one fresh worker process per measurement (see ``dwr_larq.deploy.timing``)."""
-
-    supports_rounds = True
-
-    def __init__(self, kernel: str = "bgemm", python: str = sys.executable):
-        if kernel not in timing.BCONV_KERNELS:
-            raise BenchmarkError(f"unknown bconv kernel {kernel!r}; one of {', '.join(timing.BCONV_KERNELS)}")
-        self.kernel = kernel
-        self.python = python
-        self.device = f"local {platform.machine()} (LCE interpreter)"
-
-    def check(self) -> None:
-        """Nothing to check: the interpreter is a dependency."""
-
-    def measure(self, path, threads: int, runs: int, warmup: int) -> Latency:
-        command = [self.python, timing.__file__, str(path), "--threads", str(threads), "--runs", str(runs)]
-        command += ["--warmup", str(warmup), "--kernel", self.kernel]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if line.strip()]
-            reason = lines[-1] if lines else f"exit status {result.returncode}"
-            if result.returncode < 0:
-                reason = f"the interpreter crashed (signal {-result.returncode})"
-            raise BenchmarkError(f"{path}: LCE interpreter failed: {reason}")
-        data = json.loads(result.stdout)
-        return Latency.from_times(data["times_ms"], data["peak_memory_bytes"], data["memory_method"])
 
 
 # --- rows ---------------------------------------------------------------------------
@@ -348,7 +269,7 @@ def _load_average() -> float | None:
         return None
 
 
-def make_row(prepared: Prepared, threads: int, latency: Latency, timer, warmup: int, load) -> Row:
+def make_row(prepared: Prepared, threads: int, latency: Latency, timer: Timer, warmup: int, load) -> Row:
     figures = prepared.figures or {}
     memory = latency.peak_memory_bytes
     return Row(
@@ -390,7 +311,7 @@ class Plan:
     cache_dir: Path = field(default_factory=default_cache_dir)
 
 
-def run(plan: Plan, timer, log=lambda message: None) -> Iterator:
+def run(plan: Plan, timer: Timer, log=lambda message: None) -> Iterator:
     """Convert every model, then time them round by round; yield ``Row`` s and ``Failure`` s.
 
     With ``rounds > 1`` every model is timed once per round in turn, so a load that
@@ -403,10 +324,11 @@ def run(plan: Plan, timer, log=lambda message: None) -> Iterator:
         log(f"preparing {source.name}")
         try:
             prepared.append(prepare(source, plan.input_size, plan.cache_dir))
-        except BenchmarkError as error:
+        except (BenchmarkError, FlatbufferError) as error:  # the message names the item
             yield Failure(source.item, str(error))
         except Exception as error:  # the converter or a model builder failed on this item
-            yield Failure(source.item, f"{source.item}: conversion failed: {type(error).__name__}: {error}")
+            what = "conversion failed" if source.is_keras else "cannot be read"
+            yield Failure(source.item, f"{source.item}: {what}: {type(error).__name__}: {error}")
 
     pooled, failed = {}, set()
     for round_index in range(plan.rounds):
@@ -420,7 +342,7 @@ def run(plan: Plan, timer, log=lambda message: None) -> Iterator:
                 load = _load_average()
                 try:
                     latency = timer.measure(model.path, threads, plan.runs, plan.warmup)
-                except BenchmarkError as error:
+                except (BenchmarkError, FlatbufferError) as error:
                     failed.add(key)
                     yield Failure(model.source.item, str(error), threads)
                     continue

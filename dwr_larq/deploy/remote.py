@@ -16,12 +16,14 @@ printed, else the mean.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import subprocess
 from pathlib import PurePosixPath
 
-from dwr_larq.deploy.benchmark import BenchmarkError, DeviceError, Latency
+from dwr_larq.deploy.flatbuffer import read_flatbuffer
+from dwr_larq.deploy.timer import BenchmarkError, DeviceError, Latency
 
 # lce_benchmark_model's own flags for LCE's bconv kernels (the same choice as the interpreter's).
 KERNEL_FLAGS = {"bgemm": [], "indirect": ["--use_indirect_bgemm=true"], "reference": ["--use_reference_bconv=true"]}
@@ -51,9 +53,10 @@ def parse_benchmark_output(text: str) -> dict:
             memory.update({f"delta_{k}": v for k, v in _fields(line).items()})
         elif line.startswith("Overall peak memory footprint (MB) via periodic monitoring:"):
             memory["peak"] = float(re.findall(_NUMBER, line.split(":", 1)[1])[0])
-    if stats is None or timings is None:
-        errors = [l.strip() for l in text.splitlines() if re.match(r"\s*(ERROR|Error|error)\b", l.strip())]
-        reason = errors[-1] if errors else (text.strip().splitlines() or ["no output"])[-1]
+    if stats is None or timings is None:  # quote every error line: the first is the cause, the last the outcome
+        errors = [re.sub(r"^(ERROR|Error|error):?\s*", "", l.strip()) for l in text.splitlines()
+                  if re.match(r"(ERROR|Error|error)\b", l.strip())]
+        reason = "; ".join(errors) if errors else (text.strip().splitlines() or ["no output"])[-1]
         raise ParseError(f"no benchmark result in lce_benchmark_model output: {reason}")
     return {"stats": stats, "timings": timings, "memory": memory}
 
@@ -88,7 +91,8 @@ def remote_word(path: str) -> str:
 
 
 class RemoteTimer:
-    """Times flatbuffers on ``target`` (``user@host``): scp each once, then ssh ``lce_benchmark_model``."""
+    """A ``Timer`` (``dwr_larq.deploy.timer``) on ``target`` (``user@host``): each flatbuffer is
+    checked here, copied once with scp, then timed by ``lce_benchmark_model`` over ssh."""
 
     supports_rounds = False
 
@@ -130,8 +134,9 @@ class RemoteTimer:
             )
 
     def upload(self, path) -> str:
-        """Copy ``path`` to the device once; return its path there."""
-        key = str(path)
+        """Copy ``path`` to the device once per content (a temporary file's name comes back
+        with other bytes); return its path there. A bad flatbuffer never leaves this host."""
+        key = (str(path), hashlib.sha256(read_flatbuffer(path)).hexdigest())
         if key not in self._uploaded:
             made = self._ssh(f"mkdir -p {remote_word(self.remote_dir)}")
             if made.returncode != 0:

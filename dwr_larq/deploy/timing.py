@@ -1,11 +1,12 @@
 """Time one flatbuffer with LCE's interpreter, in a process of its own.
 
-``benchmark`` runs this file as a script (``python timing.py MODEL ...``), not as
-``dwr_larq.deploy.timing``: the package imports TensorFlow, and a worker without it
-starts in a fraction of a second and holds nothing but numpy and the interpreter,
-so the resident-memory growth it reports is the model's (weights, arena,
-bitpacked filters) and no other model's freed-but-kept pages. It imports nothing
-from ``dwr_larq`` and prints one JSON object on stdout.
+``LocalTimer`` (``dwr_larq.deploy.timer``) runs this module as a worker
+(``python -m dwr_larq.deploy.timing MODEL ...``). The worker imports no TensorFlow
+(``dwr_larq`` and ``dwr_larq.deploy`` load it lazily, and the interpreter comes from
+``convert.lite_interpreter``, which loads LCE's compiled wrapper alone), so it starts
+in a fraction of a second and holds nothing but numpy and the interpreter: the
+resident-memory growth it reports is the model's (weights, arena, bitpacked filters)
+and no other model's freed-but-kept pages. It prints one JSON object on stdout.
 
 Memory: Linux's peak resident set (VmHWM) after the runs, minus the resident set
 just before the interpreter was created, with the peak reset there
@@ -15,39 +16,16 @@ just before the interpreter was created, with the peak reset there
 from __future__ import annotations
 
 import argparse
-import glob
-import importlib.machinery
-import importlib.util
 import json
-import os
 import resource
 import sys
 import time
 
 import numpy as np
 
-# LCE's bconv kernels, as the interpreter's (use_reference_bconv, use_indirect_bgemm) flags.
-BCONV_KERNELS = {
-    "bgemm": (False, False),  # LCE's default: im2col + BGEMM through ruy
-    "indirect": (False, True),  # indirect BGEMM (no im2col buffer)
-    "reference": (True, False),  # the reference implementation
-}
+from dwr_larq.deploy.convert import BCONV_KERNELS, lite_interpreter
 
-
-def load_interpreter_module():
-    """LCE's compiled interpreter wrapper, loaded without running ``larq_compute_engine/__init__``
-    (which imports the converter and with it TensorFlow)."""
-    spec = importlib.util.find_spec("larq_compute_engine")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("larq_compute_engine is not installed")
-    folder = os.path.join(spec.submodule_search_locations[0], "tflite", "python")
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        for path in glob.glob(os.path.join(folder, "interpreter_wrapper_lite" + suffix)):
-            module_spec = importlib.util.spec_from_file_location("interpreter_wrapper_lite", path)
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-            return module
-    raise RuntimeError(f"no interpreter_wrapper_lite extension in {folder}")
+__all__ = ["BCONV_KERNELS", "measure", "main"]
 
 
 def _status_kib(field: str):
@@ -84,15 +62,13 @@ def random_input(shape, dtype_name: str, seed: int = 0) -> np.ndarray:
     return rng.normal(size=shape).astype(dtype)
 
 
-def measure(flatbuffer: bytes, threads: int, runs: int, warmup: int, kernel: str = "bgemm") -> dict:
+def measure(flatbuffer: bytes, threads: int, runs: int, warmup: int, kernel: str = "bgemm", path=None) -> dict:
     """Latency of each of ``runs`` invocations after ``warmup`` ones, and memory growth."""
-    wrapper = load_interpreter_module()
-    reference, indirect = BCONV_KERNELS[kernel]
     use_proc = _reset_peak_rss()
     before = _status_kib("VmRSS") * 1024 if use_proc else _max_rss_bytes()
 
     start = time.perf_counter()
-    interpreter = wrapper.LiteInterpreter(flatbuffer, threads, reference, indirect, False)
+    interpreter = lite_interpreter(flatbuffer, threads, kernel, path)
     init_ms = (time.perf_counter() - start) * 1e3
     inputs = [random_input(shape, dtype) for shape, dtype in zip(interpreter.input_shapes, interpreter.input_types)]
 
@@ -129,7 +105,7 @@ def main(argv=None) -> int:
     with open(args.model, "rb") as handle:
         flatbuffer = handle.read()
     try:
-        result = measure(flatbuffer, args.threads, args.runs, args.warmup, args.kernel)
+        result = measure(flatbuffer, args.threads, args.runs, args.warmup, args.kernel, args.model)
     except Exception as error:  # the parent shows this one line instead of a traceback
         print(f"{type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -2,20 +2,22 @@
 
 The flatbuffer runs in LCE's interpreter (reference kernels on x86, optimized ones
 on ARM), one image at a time, on the same preprocessed images as Keras, so the two
-accuracies are directly comparable.
+accuracies are directly comparable. A ``.tflite`` is read with
+``dwr_larq.deploy.flatbuffer.read_flatbuffer``, so a corrupt or truncated file is a
+``ValueError`` naming it, never a crash of the interpreter.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 from dwr_larq.training import data
 from dwr_larq.deploy.convert import interpreter
+from dwr_larq.deploy.flatbuffer import read_flatbuffer
+from dwr_larq.deploy.timer import time_flatbuffer
 
 ACCURACY = "accuracy"
 
@@ -47,17 +49,10 @@ def tflite_accuracy(flatbuffer: bytes, pipeline: data.Pipeline, num_threads: int
 
 
 def tflite_latency(flatbuffer: bytes, runs: int = 50, warmup: int = 5, num_threads: int = 1) -> dict:
-    """Single-image latency of a flatbuffer in LCE's interpreter on this host (ms)."""
-    runner = interpreter(flatbuffer, num_threads=num_threads)
-    image = np.random.default_rng(0).uniform(-1, 1, (1, *runner.input_shapes[0][1:])).astype(np.float32)
-    for _ in range(warmup):
-        runner.predict(image)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner.predict(image)
-        times.append((time.perf_counter() - start) * 1000)
-    return {"latency_ms": statistics.median(times), "latency_min_ms": min(times), "runs": runs, "threads": num_threads}
+    """Single-image latency (ms) on this host, as a dict for tables; the timing itself is
+    ``dwr_larq.deploy.timer``'s, the same as ``dwr-larq benchmark``'s."""
+    latency = time_flatbuffer(flatbuffer, threads=num_threads, runs=runs, warmup=warmup)
+    return {"latency_ms": latency.median_ms, "latency_min_ms": latency.min_ms, "runs": latency.runs, "threads": num_threads}
 
 
 def load_keras(target):
@@ -89,7 +84,7 @@ def evaluate(target, dataset: str, *, batch_size: int = 64, data_dir=None) -> di
         raise ValueError(f"{str(target)!r} does not exist")
     is_tflite = str(target).endswith(".tflite")
     if is_tflite:
-        flatbuffer = Path(target).read_bytes()
+        flatbuffer = read_flatbuffer(target)
         size = tflite_input_size(flatbuffer)
     else:
         model = load_keras(target)

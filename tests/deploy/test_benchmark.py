@@ -6,6 +6,7 @@ does, never how fast a model is.
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +16,14 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from dwr_larq.deploy import benchmark, convert, flatbuffer
+from dwr_larq.deploy import benchmark, convert, flatbuffer, timer
 from dwr_larq.models import costs
 from dwr_larq import zoo
 from dwr_larq.cli.main import main
 
 from benchmark_helpers import write_tiny_card
 
-SCRIPTS = Path(__file__).parent.parent / "scripts"
+SCRIPTS = Path(__file__).parents[2] / "scripts"
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +88,17 @@ def test_bad_thread_counts_give_one_message(text, message):
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
 
 
-def test_an_unwritable_output_fails_before_converting(tmp_path):
-    result = run("ResNet20DWR", "--json", tmp_path / "no" / "rows.json")
-    assert result.exit_code == 1 and "does not exist" in result.output and "preparing" not in result.output
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("no/rows.json", "output folder '{tmp}/no' does not exist"),
+        ("notes.txt/rows.json", "'{tmp}/notes.txt/rows.json': '{tmp}/notes.txt' is a file, not a folder"),
+    ],
+)
+def test_an_unwritable_output_fails_before_converting(where, message, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file where a folder should be")
+    result = run("ResNet20DWR", "--json", tmp_path / where)
+    assert result.exit_code == 1 and message.format(tmp=tmp_path) in result.output and "preparing" not in result.output
 
 
 def test_an_unknown_reference_is_refused():
@@ -103,14 +112,14 @@ def test_an_unknown_reference_is_refused():
 def test_a_file_that_is_not_a_flatbuffer_is_named(tmp_path):
     path = tmp_path / "notes.tflite"
     path.write_text("these are my notes, not a model")
-    with pytest.raises(flatbuffer.FlatbufferError, match="notes.tflite: not a TFLite flatbuffer"):
+    with pytest.raises(flatbuffer.FlatbufferError, match="notes.tflite: not a valid TFLite flatbuffer \\(no 'TFL3' identifier"):
         flatbuffer.read_lce_flatbuffer(path)
 
 
 def test_a_truncated_flatbuffer_is_corrupt(tiny_tflite, tmp_path):
     path = tmp_path / "truncated.tflite"
     path.write_bytes(tiny_tflite.read_bytes()[:200])
-    with pytest.raises(flatbuffer.FlatbufferError, match="truncated.tflite: corrupt TFLite flatbuffer"):
+    with pytest.raises(flatbuffer.FlatbufferError, match="truncated.tflite: not a valid TFLite flatbuffer"):
         flatbuffer.read_lce_flatbuffer(path)
 
 
@@ -160,6 +169,16 @@ def test_conversion_is_cached_by_model_and_input_size(cards, tmp_path, monkeypat
         benchmark.prepare(source, 16, tmp_path)  # another input size is another flatbuffer
 
 
+def test_a_damaged_cached_flatbuffer_is_converted_again(cards, tmp_path):
+    source = benchmark.resolve(str(cards[0]))
+    first = benchmark.prepare(source, None, tmp_path)
+    whole = first.path.read_bytes()
+    first.path.write_bytes(whole[: len(whole) // 2])
+    again = benchmark.prepare(source, None, tmp_path)
+    assert not again.cached and again.path == first.path
+    assert len(flatbuffer.read_flatbuffer(again.path)) == len(whole)  # whole again (random weights: other bytes)
+
+
 def test_the_cache_key_follows_the_spec(cards):
     source = benchmark.resolve(str(cards[0]))
     wider = benchmark.Source(source.item, source.name, source.kind, card=source.card.__class__(
@@ -171,7 +190,7 @@ def test_the_cache_key_follows_the_spec(cards):
 
 @pytest.mark.parametrize("kernel", ["bgemm", "indirect", "reference"])
 def test_local_timer_times_every_run(tiny_tflite, kernel):
-    latency = benchmark.LocalTimer(kernel).measure(tiny_tflite, threads=1, runs=6, warmup=2)
+    latency = timer.LocalTimer(kernel).measure(tiny_tflite, threads=1, runs=6, warmup=2)
     assert latency.runs == len(latency.times_ms) == 6
     assert 0 < latency.min_ms <= latency.median_ms <= latency.p90_ms <= max(latency.times_ms)
     assert latency.peak_memory_bytes > 0 and latency.memory_method in ("VmHWM growth", "ru_maxrss growth")
@@ -180,29 +199,38 @@ def test_local_timer_times_every_run(tiny_tflite, kernel):
 def test_the_timing_worker_does_not_import_tensorflow(tiny_tflite):
     probe = (
         "import runpy, sys\n"
-        "sys.argv = sys.argv[1:]\n"
+        "sys.argv = ['timing', *sys.argv[1:]]\n"
         "try:\n"
-        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "    runpy.run_module('dwr_larq.deploy.timing', run_name='__main__', alter_sys=True)\n"
         "except SystemExit:\n"
         "    pass\n"
         "print('tensorflow' in sys.modules, file=sys.stderr)\n"
     )
-    command = [sys.executable, "-c", probe, benchmark.timing.__file__, str(tiny_tflite), "--runs", "1"]
+    command = [sys.executable, "-c", probe, str(tiny_tflite), "--runs", "1"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert len(json.loads(result.stdout)["times_ms"]) == 1
     assert result.stderr.strip().splitlines()[-1] == "False"
 
 
-def test_an_interpreter_failure_is_a_benchmark_error(tmp_path):
-    garbage = tmp_path / "garbage.tflite"
-    garbage.write_bytes(b"\x00" * 64)
-    with pytest.raises(benchmark.BenchmarkError, match="LCE interpreter failed: RuntimeError"):
-        benchmark.LocalTimer().measure(garbage, 1, 1, 1)
+@pytest.mark.parametrize(
+    "worker, message",
+    [
+        ('echo "RuntimeError: Node number 0 (CONV_2D) failed to prepare." >&2; exit 1',
+         "LCE interpreter failed: RuntimeError: Node number 0 (CONV_2D) failed to prepare."),
+        ("kill -SEGV $$", "LCE interpreter failed: the interpreter crashed (signal 11)"),
+    ],
+)
+def test_a_worker_failure_is_a_benchmark_error_naming_the_file(worker, message, tiny_tflite, tmp_path):
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\n{worker}\n")
+    python.chmod(0o755)
+    with pytest.raises(timer.BenchmarkError, match=f"^{tiny_tflite}: {re.escape(message)}$"):
+        timer.LocalTimer(python=str(python)).measure(tiny_tflite, 1, 1, 1)
 
 
 def test_rounds_pool_their_runs():
-    a = benchmark.Latency.from_times([1.0, 2.0, 3.0], 100, "VmHWM growth")
-    b = benchmark.Latency.from_times([4.0, 5.0], 300, "VmHWM growth")
+    a = timer.Latency.from_times([1.0, 2.0, 3.0], 100, "VmHWM growth")
+    b = timer.Latency.from_times([4.0, 5.0], 300, "VmHWM growth")
     pooled = a.merge(b)
     assert pooled.runs == 5 and pooled.median_ms == 3.0 and pooled.peak_memory_bytes == 300
     assert pooled.p90_ms == pytest.approx(np.percentile([1, 2, 3, 4, 5], 90))
@@ -245,14 +273,14 @@ def test_a_failing_item_keeps_the_rows_that_finished(cards, cache_dir, tmp_path)
     out = tmp_path / "rows.json"
     result = run(cards[0], broken, "--runs", 2, "--cache-dir", cache_dir, "--json", out)
     assert result.exit_code == 1
-    assert "broken.tflite: corrupt or empty TFLite flatbuffer (no operators)" in result.output and "Traceback" not in result.output
+    assert f"{broken}: not a valid TFLite flatbuffer" in result.output and "Traceback" not in result.output
     data = json.loads(out.read_text())
     assert [r["model"] for r in data["rows"]] == ["TinyReAct"]
     assert data["failures"][0]["item"] == str(broken)
 
 
 def test_ctrl_c_keeps_the_rows_that_finished(cards, cache_dir, tmp_path, monkeypatch):
-    measure = benchmark.LocalTimer.measure
+    measure = timer.LocalTimer.measure
     calls = []
 
     def interrupted_after_one(self, *args, **kwargs):
@@ -261,7 +289,7 @@ def test_ctrl_c_keeps_the_rows_that_finished(cards, cache_dir, tmp_path, monkeyp
             raise KeyboardInterrupt
         return measure(self, *args, **kwargs)
 
-    monkeypatch.setattr(benchmark.LocalTimer, "measure", interrupted_after_one)
+    monkeypatch.setattr(timer.LocalTimer, "measure", interrupted_after_one)
     out, md = tmp_path / "rows.json", tmp_path / "rows.md"
     result = run(*cards, "--runs", 2, "--cache-dir", cache_dir, "--json", out, "--markdown", md)
     assert result.exit_code == 130

@@ -1,9 +1,16 @@
 import os
+import pwd
+import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from dwr_larq import atomic, zoo
+from dwr_larq.cli.main import main
 from dwr_larq.deploy import convert
 from dwr_larq.models import costs
 
@@ -43,26 +50,109 @@ def test_count_ops_reads_custom_and_builtin_ops():
     assert counts["LceBconv2d"] == 6 and counts["FULLY_CONNECTED"] == 1 and counts["SOFTMAX"] == 1
 
 
-@pytest.mark.parametrize(
-    "make_path, message",
-    [
-        (lambda tmp: tmp / "missing" / "model.tflite", "does not exist"),
-        (lambda tmp: tmp, "is a directory"),
-    ],
-)
-def test_unwritable_output_fails_before_converting(make_path, message, tmp_path):
-    with pytest.raises(ValueError, match=message):
-        convert.check_output_path(make_path(tmp_path))
+def _files(folder: Path) -> set:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
-def test_read_only_folder_is_refused(tmp_path):
-    tmp_path.chmod(0o500)
+@pytest.fixture(scope="module")
+def resnet20_flatbuffer():
+    return convert.to_flatbuffer(zoo.ResNet20DWR(input_shape=(8, 8, 3)))
+
+
+@pytest.fixture
+def lce_converter(monkeypatch, resnet20_flatbuffer):
+    """LCE's converter replaced by one that records its calls and returns a real flatbuffer
+    (ResNet20DWR's at 8x8, what ``dwr-larq convert ResNet20DWR --input-size 8`` expects)."""
+    import larq_compute_engine
+
+    flatbuffer = resnet20_flatbuffer
+    calls = []
+
+    def recording_converter(model, **kwargs):
+        calls.append(model)
+        return flatbuffer
+
+    monkeypatch.setattr(larq_compute_engine, "convert_keras_model", recording_converter)
+    return calls
+
+
+BAD_OUTPUTS = {
+    "missing folder": (lambda tmp: tmp / "missing" / "model.tflite", "output folder '{tmp}/missing' does not exist"),
+    "a directory": (lambda tmp: tmp, "{tmp}' is a directory"),  # click's own check, for the command
+    "under a file": (lambda tmp: tmp / "notes.txt" / "model.tflite", "'{tmp}/notes.txt/model.tflite': '{tmp}/notes.txt' is a file, not a folder"),
+    "deep under a file": (lambda tmp: tmp / "notes.txt" / "a" / "model.tflite", "'{tmp}/notes.txt' is a file, not a folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_OUTPUTS))
+@pytest.mark.parametrize("entry", ["library", "cli"])
+def test_a_bad_output_fails_before_converting(entry, case, lce_converter, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file where a folder should be")
+    make_path, message = BAD_OUTPUTS[case]
+    path, message = make_path(tmp_path), message.format(tmp=tmp_path)
+    before = _files(tmp_path)
+    if entry == "library":
+        with pytest.raises(ValueError, match=re.escape(message)):
+            convert.convert("a Keras model", path)
+    else:
+        result = CliRunner().invoke(main, ["convert", "ResNet20DWR", "-o", str(path), "--input-size", "8"], catch_exceptions=False)
+        assert result.exit_code != 0 and message in result.output, result.output
+    assert lce_converter == [] and _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("entry", ["library", "cli"])
+def test_a_good_output_is_converted_once_and_written(entry, lce_converter, tmp_path):
+    """The control for the test above: the same converter stand-in is called, and the file appears."""
+    path = tmp_path / "model.tflite"
+    if entry == "library":
+        convert.convert("a Keras model", path)
+    else:
+        result = CliRunner().invoke(main, ["convert", "ResNet20DWR", "-o", str(path), "--input-size", "8"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert len(lce_converter) == 1 and _files(tmp_path) == {"model.tflite"}
+
+
+def _in_a_process_that_honours_file_modes(function) -> str:
+    """``function()``'s result or error as text, run in a forked child that, when the tests
+    run as root (as CI does), becomes ``nobody``: root writes into read-only folders."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        try:
+            os.close(read)
+            if os.geteuid() == 0:
+                nobody = pwd.getpwnam("nobody").pw_uid if "nobody" in {p.pw_name for p in pwd.getpwall()} else 65534
+                os.setgid(nobody)
+                os.setuid(nobody)
+            try:
+                text = f"returned {function()}"
+            except Exception as error:
+                text = f"{type(error).__name__}: {error}"
+            os.write(write, text.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as handle:
+        text = handle.read()
+    os.waitpid(pid, 0)
+    return text
+
+
+def test_read_only_folder_is_refused():
+    # Under /tmp, not tmp_path: nobody must be able to reach the folders; tmp_path's parents are root's alone.
+    base = Path(tempfile.mkdtemp(prefix="dwr-larq-read-only-"))
     try:
-        with pytest.raises(ValueError, match="not writable"):
-            convert.check_output_path(tmp_path / "model.tflite")
+        base.chmod(0o755)
+        (base / "read-only").mkdir(mode=0o555)
+        (base / "writable").mkdir()
+        (base / "writable").chmod(0o777)
+        refused = _in_a_process_that_honours_file_modes(lambda: convert.check_output_path(base / "read-only" / "model.tflite"))
+        accepted = _in_a_process_that_honours_file_modes(lambda: convert.check_output_path(base / "writable" / "model.tflite"))
     finally:
-        tmp_path.chmod(0o700)
+        (base / "read-only").chmod(0o755)
+        shutil.rmtree(base)
+    assert refused == f"ValueError: output folder '{base}/read-only' is not writable"
+    assert accepted == f"returned {base}/writable/model.tflite"
 
 
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """The device path: parsing lce_benchmark_model's log, ssh/scp against a fake device, the shell script."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from dwr_larq.cli.main import main
 
 from benchmark_helpers import DATA, RECORDED, fake_device, write_tiny_card
 
-SCRIPT = Path(__file__).parent.parent / "scripts" / "benchmark_rpi.sh"
+SCRIPT = Path(__file__).parents[2] / "scripts" / "benchmark_rpi.sh"
 
 
 def test_parse_current_format_reads_the_timed_runs_not_the_warmup():
@@ -134,13 +135,27 @@ def test_rounds_are_refused_for_a_remote_device(tiny_card):
     assert result.exit_code != 0 and "--rounds" in result.stderr
 
 
-def test_a_failing_model_on_the_device_is_a_failure_row_not_a_crash(tiny_card, cache_dir, tmp_path, monkeypatch):
-    device = fake_device(tmp_path, monkeypatch)
-    timer = remote.RemoteTimer("pi@raspberrypi", remote_dir=str(device / "graphs"))
-    timer.check()
-    timer._uploaded["ghost.tflite"] = str(device / "graphs" / "ghost.tflite")  # "uploaded", then deleted
-    with pytest.raises(ValueError, match="Could not open|Benchmarking failed"):
-        timer.measure("ghost.tflite", 1, 5, 1)
+@pytest.fixture(scope="module")
+def second_card(tmp_path_factory):
+    return write_tiny_card(tmp_path_factory.mktemp("cards"), "TinyReActB")
+
+
+def test_a_model_failing_on_the_device_is_a_failure_row_and_the_others_still_run(tiny_card, second_card, cache_dir,
+                                                                                 tmp_path, monkeypatch):
+    device = fake_device(tmp_path, monkeypatch, failing="TinyReActB")
+    out = tmp_path / "rows.json"
+    result = benchmark(second_card, tiny_card, "--remote", "pi@raspberrypi", "--remote-dir", device / "graphs",
+                       "--threads", "1,2", "--cache-dir", cache_dir, "--json", out)
+    assert result.exit_code == 1
+    data = json.loads(out.read_text())
+    assert [(r["model"], r["threads"]) for r in data["rows"]] == [("TinyReAct", 1), ("TinyReAct", 2)]
+    assert [(f["item"], f["threads"]) for f in data["failures"]] == [(str(second_card), 1), (str(second_card), 2)]
+    for failure in data["failures"]:
+        graph = re.search(r"\S*TinyReActB-8-\w+\.tflite", failure["message"]).group(0)
+        assert failure["message"] == (f"{graph} on pi@raspberrypi: no benchmark result in lce_benchmark_model output: "
+                                      "Failed to allocate tensors!; Benchmarking failed.")
+        assert f"error: {failure['message']}" in result.stderr
+    assert "TinyReAct" in result.stdout and "Traceback" not in result.stdout + result.stderr
 
 
 def run_script(*args):
