@@ -5,6 +5,7 @@
 
 from dwr_larq.models import costs
 from dwr_larq import zoo
+from dwr_larq.formatting import format_count
 
 
 def main():
@@ -15,8 +16,8 @@ def main():
         figures = costs.measure_spec(spec)
         shape = f"{list(spec.depths)} x {list(spec.widths)}".replace(" ", "").replace("x", " x ")
         print(
-            f"| {name} | {spec.block} | {shape} | {costs.format_count(figures.binary_macs)} | {costs.format_count(figures.ops)} "
-            f"| {figures.size_bytes / 2**20:.2f} MiB | {costs.format_count(figures.activations)} / {costs.format_count(figures.activations_out)} |"
+            f"| {name} | {spec.block} | {shape} | {format_count(figures.binary_macs)} | {format_count(figures.ops)} "
+            f"| {figures.size_bytes / 2**20:.2f} MiB | {format_count(figures.activations)} / {format_count(figures.activations_out)} |"
         )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dwr_larq.cli.common import POSITIVE_INT
+from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
 
 from dwr_larq.deploy import report
 from dwr_larq.deploy.benchmark import BenchmarkError, DeviceError, Failure, LocalTimer, Plan, default_cache_dir, parse_threads, resolve_all
@@ -90,9 +90,7 @@ def benchmark(items, input_size, threads_text, runs, warmup, rounds, kernel, ref
     lqz:QuickNetSmall, lqz:BiRealNet, lqz:BinaryResNetE18; random weights) and
     .tflite files. Keras models are converted with LCE once per input size and cached.
     """
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     threads = parse_threads(threads_text)
     sources = resolve_all(items)
     timer = _timer(remote, lce_benchmark_binary, remote_dir, kernel)

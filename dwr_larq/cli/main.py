@@ -9,6 +9,7 @@ import click
 
 from dwr_larq import zoo
 from dwr_larq.cli.common import POSITIVE_INT, CommandGroup, quiet_tensorflow
+from dwr_larq.formatting import format_count
 
 
 def _card(name: str):
@@ -48,9 +49,9 @@ def list_command(pattern, as_json):
 @click.option("--layers", is_flag=True, help="Also print Larq's per-layer profile.")
 def summary(name, input_size, as_json, layers):
     """Cost figures of a zoo model (or a card file): MACs, OPs, params, size, activations."""
+    quiet_tensorflow()
     from dwr_larq.models import costs
 
-    quiet_tensorflow()
     card = _card(name)
     model = _build(card, input_size)
     figures = costs.measure(model)
@@ -64,7 +65,7 @@ def summary(name, input_size, as_json, layers):
     click.echo(f"{card.name} at {figures.input_shape[0]}x{figures.input_shape[1]}x{figures.input_shape[2]}")
     for key, value in figures.to_dict().items():
         if key != "input_shape":
-            click.echo(f"  {key:<22} {costs.format_count(value, '.2f'):>10}")
+            click.echo(f"  {key:<22} {format_count(value, '.2f'):>10}")
 
 
 def _model_to_convert(name: str, input_size: int | None):
@@ -89,10 +90,10 @@ def _model_to_convert(name: str, input_size: int | None):
 def convert(name, output, input_size, as_json):
     """Convert a zoo model, a card file, a trained run folder or a saved .keras model
     to an LCE .tflite flatbuffer."""
+    quiet_tensorflow()
     from dwr_larq.deploy import convert as convert_lib
     from dwr_larq.models import costs
 
-    quiet_tensorflow()
     convert_lib.check_output_path(output)
     label, model = _model_to_convert(name, input_size)
     report = convert_lib.convert(model, output)

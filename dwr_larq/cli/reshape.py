@@ -8,7 +8,6 @@ import click
 
 from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
 
-from dwr_larq.models import costs
 from dwr_larq import dwr
 from dwr_larq import zoo
 from dwr_larq.atomic import check_output_path, write_atomically
@@ -38,6 +37,8 @@ def describe(source_name, source_dataset, s, final, dataset, input_size) -> str:
 
 def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
     """A zoo card for a DWR result, with its provenance and measured figures."""
+    from dwr_larq.models import costs
+
     original = costs.measure_spec(result.original)
     final = costs.measure_spec(result.final)
     figures = {

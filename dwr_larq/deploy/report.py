@@ -14,7 +14,7 @@ import platform
 from datetime import datetime, timezone
 
 from dwr_larq.deploy.convert import write_atomically
-from dwr_larq.models.costs import format_count
+from dwr_larq.formatting import format_count
 
 JSON_FORMAT_VERSION = 1
 # What the tables need from a row read back from JSON.

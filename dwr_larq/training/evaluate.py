@@ -86,11 +86,13 @@ def evaluate(target, dataset: str, *, batch_size: int = 64, data_dir=None) -> di
     if is_tflite:
         flatbuffer = read_flatbuffer(target)
         size = tflite_input_size(flatbuffer)
+        channels = int(interpreter(flatbuffer).input_shapes[0][-1])
     else:
         model = load_keras(target)
-        size = model.input_shape[1]
+        size, channels = model.input_shape[1], model.input_shape[-1]
     source = data.source(dataset, data_dir, image_size=size)
-    test = data.pipeline(source, "test", batch_size=batch_size, image_size=size)
+    # The images take the model's channels (a grey model reads colour data as grey).
+    test = data.pipeline(source, "test", batch_size=batch_size, image_size=size, channels=channels)
     classes = interpreter(flatbuffer).output_shapes[0][-1] if is_tflite else model.output_shape[-1]
     if classes != source.num_classes:
         raise ValueError(f"{str(target)!r} predicts {classes} classes but dataset {dataset!r} has {source.num_classes}")

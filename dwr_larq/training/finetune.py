@@ -45,9 +45,9 @@ def set_backbone_trainable(backbone: tf.keras.Model, trainable: bool) -> None:
                 module.trainable = False
 
 
-def build_model(card, weights, num_classes: int, image_size: int):
+def build_model(card, weights, num_classes: int, image_size: int, channels: int = 3):
     """``(model, backbone)``: the card's backbone with ``weights`` and a new zoo head."""
-    backbone = zoo.build_from_card(card, input_shape=(image_size, image_size, 3), include_top=False, weights=weights)
+    backbone = zoo.build_from_card(card, input_shape=(image_size, image_size, channels), include_top=False, weights=weights)
     outputs = builder.head(backbone.output, card.spec, num_classes, "softmax")
     return tf.keras.Model(backbone.input, outputs, name=card.name), backbone
 
@@ -92,12 +92,15 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
         learning_rate / 10 if fine_tune_learning_rate is None else fine_tune_learning_rate, "fine-tune learning rate"
     )
     batch_size = data.check_batch_size(batch_size)
-    entry = card.weights.get(os.fspath(weights), {}) if isinstance(weights, (str, os.PathLike)) else {}
-    size = input_size or entry.get("input_size") or card.spec.input_size
+    entry = card.weights.get(os.fspath(weights)) if isinstance(weights, (str, os.PathLike)) else None
+    size = input_size or (entry.input_size if entry else None) or card.spec.input_size
+    # The backbone keeps the channels its weights were trained with: grey Fashion-MNIST
+    # weights fine-tune on grey images (colour datasets are converted).
+    channels = entry.channels if entry else 3
     source = data.source(dataset, data_dir, image_size=size)
     if num_classes is not None and num_classes != source.num_classes:
         raise ValueError(f"--num-classes is {num_classes} but dataset {dataset!r} has {source.num_classes} classes")
-    network, backbone = build_model(card, weights, source.num_classes, size)
+    network, backbone = build_model(card, weights, source.num_classes, size, channels)
     config = {
         "task": "finetune",
         "model": card.name,
@@ -110,6 +113,7 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
         "fine_tune_epochs": fine_tune_epochs,
         "batch_size": batch_size,
         "input_size": size,
+        "channels": channels,
         "learning_rate": learning_rate,
         "fine_tune_learning_rate": fine_tune_learning_rate,
         "seed": seed,
@@ -121,8 +125,9 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
 
     start = time.perf_counter()
     tf.keras.utils.set_random_seed(seed)
-    train_data = data.pipeline(source, "train", batch_size=batch_size, image_size=size, seed=seed)
-    test_data = data.pipeline(source, "test", batch_size=batch_size, image_size=size)
+    pipe = dict(batch_size=batch_size, image_size=size, channels=channels)
+    train_data = data.pipeline(source, "train", seed=seed, **pipe)
+    test_data = data.pipeline(source, "test", **pipe)
     steps = fit_phases(
         [
             _phase(STEPS[0], epochs, network, backbone, trainable=False, learning_rate=learning_rate),
