@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import numbers
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -73,26 +73,8 @@ def _is_int(value, minimum: int) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum
 
 
-class _ItemAccess:
-    """Read-only ``entry["num_classes"]`` and ``entry.get(...)`` for code still written
-    against the raw card dicts (``training/finetune.py`` at the time of writing);
-    new code reads the attributes."""
-
-    def __getitem__(self, key):
-        value = getattr(self, key, None) if key in {f.name for f in fields(self)} else None
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def get(self, key, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-
 @dataclass(frozen=True)
-class Variant(_ItemAccess):
+class Variant:
     """One weights file (with or without top) and its sha256.
 
     ``file`` is a plain name, downloaded from the card's weights URL, or
@@ -141,7 +123,7 @@ def _check_trained(trained, where: str) -> dict:
 
 
 @dataclass(frozen=True)
-class WeightsEntry(_ItemAccess):
+class WeightsEntry:
     """The pretrained weights a card publishes under one tag, and what they can serve.
 
     A model built with these weights needs ``channels`` input channels, and with the

@@ -56,7 +56,7 @@ def test_finetune_from_a_published_tag_ends_well_above_chance(tmp_path, publishe
     assert [(s["name"], s["backbone_trainable"], s["epochs"]) for s in summary["steps"]] == [
         ("head", False, 4), ("finetune", True, 4)
     ]
-    assert server.requests == ["/" + zoo.get_card(published["card"]).weights["digits"]["no_top"]["file"]]
+    assert server.requests == ["/" + zoo.get_card(published["card"]).weights["digits"].no_top.file]
     assert f"accuracy {summary['accuracy']:.4f} on 24 held-out images" in result.output
 
     # The run folder works with the rest of the tools: evaluate, re-run, export.
