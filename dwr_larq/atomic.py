@@ -34,6 +34,17 @@ def _file_in_the_way(folder: Path):
     return None
 
 
+def check_output_folder(folder) -> Path:
+    """Fail early, naming the file in the way, when ``folder`` (which may not exist yet)
+    cannot be a folder because it or one of its parents is a regular file."""
+    folder = Path(folder)
+    blocking = _file_in_the_way(folder)
+    if blocking is not None:
+        where = "" if blocking == folder else f"{str(folder)!r}: "
+        raise ValueError(f"{where}{str(blocking)!r} is a file, not a folder")
+    return folder
+
+
 def check_output_path(path) -> Path:
     """Fail early, naming the problem, when ``path`` cannot be written."""
     path = Path(path)

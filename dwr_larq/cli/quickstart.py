@@ -80,10 +80,12 @@ def model_row(name: str, out: Path, test, log=print) -> dict:
 
 def transfer(out: Path, *, epochs: int, fine_tune_epochs: int, log=print) -> dict:
     """Fine-tune the DWR backbone (shipped Fashion-MNIST weights) on the digits."""
+    from dwr_larq import zoo
     from dwr_larq.training.finetune import finetune
 
-    run_dir = out / f"{MODELS[-1]}-on-{TRANSFER_DATASET}"
-    log(f"[{MODELS[-1]}] fine-tuning its {TAG} backbone on {TRANSFER_DATASET} in {run_dir}")
+    label = zoo.get_card(MODELS[-1]).name  # a zoo name, or the name inside a card file
+    run_dir = out / f"{label}-on-{TRANSFER_DATASET}"
+    log(f"[{label}] fine-tuning its {TAG} backbone on {TRANSFER_DATASET} in {run_dir}")
     return finetune(
         MODELS[-1], weights=TAG, dataset=TRANSFER_DATASET, out=run_dir, epochs=epochs,
         fine_tune_epochs=fine_tune_epochs, batch_size=64, verbose=0,
@@ -134,12 +136,11 @@ def fashion_mnist_test(log=print):
 def quickstart_command(out, transfer_epochs, fine_tune_epochs):
     """The whole path in minutes: shipped Fashion-MNIST weights of ResNet20 and ResNet20DWR,
     evaluated in Keras and LCE, their costs side by side, then transfer learning."""
-    from dwr_larq.atomic import check_output_path
+    from dwr_larq.atomic import check_output_folder
 
     quiet_tensorflow()
     start = time.perf_counter()
-    out = Path(out)
-    check_output_path(out / "quickstart.json")
+    out = check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     test = fashion_mnist_test(log=click.echo)
     rows = [model_row(name, out, test, log=click.echo) for name in MODELS]
@@ -156,7 +157,7 @@ def quickstart_command(out, transfer_epochs, fine_tune_epochs):
             gap = abs(row["keras_accuracy"] - row["tflite_accuracy"]) * 100
             click.echo(f"{row['model']}: the LCE flatbuffer is {gap:.2f} points from Keras")
     click.echo(
-        f"Transfer learning: {MODELS[-1]}'s {TAG} backbone with a new head on {TRANSFER_DATASET}: "
+        f"Transfer learning: {tuned['model']}'s {TAG} backbone with a new head on {TRANSFER_DATASET}: "
         f"{tuned['accuracy']:.2%} on {tuned['test_images']} held-out images after {tuned['epochs']} epochs"
     )
     click.echo(f"done in {seconds:.0f}s; flatbuffers, the fine-tuning run and quickstart.json in {out}")

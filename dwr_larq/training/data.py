@@ -266,6 +266,21 @@ def folder_source(path, image_size: int | None = None) -> Source:
     return Source(f"folder:{path}", len(names), examples, native, policy, images, cacheable)
 
 
+def _tfds_prepared_instead(name: str, data_dir) -> bool:
+    """True when Keras' files for ``name`` are nowhere local but tensorflow-datasets has it
+    prepared (in ``data_dir`` or its default folder): such setups keep working unchanged."""
+    from dwr_larq.training import keras_datasets
+
+    if keras_datasets.find(keras_datasets.DATASETS[name], data_dir) is not None:
+        return False
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir).is_prepared()
+    except Exception:  # noqa: BLE001  (no such tfds builder or unreadable folder: use Keras' files)
+        return False
+
+
 def keras_files_source(name: str, data_dir=None, download: bool = True) -> Source:
     """MNIST, Fashion-MNIST or CIFAR-10/100 from the files Keras' loaders use, read once
     into memory as uint8 (see ``dwr_larq.training.keras_datasets`` for where they are looked for)."""
@@ -359,7 +374,7 @@ def source(name: str, data_dir=None, image_size: int | None = None, download: bo
         raise ValueError(f"--data-dir {str(data_dir)!r} does not exist or is not a directory")
     from dwr_larq.training.keras_datasets import DATASETS as KERAS_FILES
 
-    if name in KERAS_FILES:
+    if name in KERAS_FILES and not _tfds_prepared_instead(name, data_dir):
         return keras_files_source(name, data_dir, download=download)
     return tfds_source(name, data_dir)
 

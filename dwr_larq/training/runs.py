@@ -26,7 +26,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from dwr_larq.atomic import write_atomically
+from dwr_larq.atomic import check_output_folder, write_atomically
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -120,8 +120,7 @@ class RunDir:
         different run or something that is not a run.
         """
         config = json.loads(json.dumps(config))  # the form it takes on disk
-        if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"run directory {str(self.path)!r} exists and is not a directory")
+        check_output_folder(self.path)
         existing = self.config() if self.path.is_dir() else None
         if existing is None:
             if self.path.is_dir() and any(self.path.iterdir()):
@@ -183,7 +182,15 @@ class RunDir:
         target = self.file(MODEL)
         temporary = self.path / f".partial-{os.getpid()}-{MODEL}"
         clean = tf.keras.models.clone_model(model)
-        clean.set_weights(model.get_weights())
+        # get_weights lists trainable weights first, so frozen layers (fine-tuning freezes
+        # batch norms) change its order: read it with everything trainable, as in the clone.
+        frozen = [layer for layer in model.submodules if isinstance(layer, tf.keras.layers.Layer) and not layer.trainable]
+        model.trainable = True
+        try:
+            clean.set_weights(model.get_weights())
+        finally:
+            for layer in frozen:
+                layer.trainable = False
         try:
             clean.save(str(temporary))
             os.replace(temporary, target)

@@ -1,13 +1,19 @@
 """``dwr-larq quickstart``: the main job, on tiny stand-in models (fast) and for real (slow)."""
 
+import dataclasses
+import hashlib
 import json
 
 import pytest
+import tensorflow as tf
 from click.testing import CliRunner
 
+from conftest import randomize_batch_norms, tiny_card
+from data_helpers import write_fashion
+from dwr_larq import zoo
 from dwr_larq.cli import quickstart
 from dwr_larq.cli.main import main
-from conftest import tiny_card
+from dwr_larq.training import keras_datasets
 
 TINY_CARD = tiny_card()
 
@@ -20,47 +26,104 @@ def test_table_has_one_row_per_model_and_formats_units():
     lines = quickstart.table([row, {**row, "model": "LongerName"}]).splitlines()
     assert len(lines) == 4 and lines[0].split()[:3] == ["model", "Keras", "acc"]
     assert "98.61%" in lines[2] and "98.33%" in lines[2] and "575M" in lines[2] and "527k" in lines[2]
-    assert "1.54 MiB" in lines[2] and "12.35 ms" in lines[2] and "42.4" in lines[2]
+    assert "1.54 MiB" in lines[2] and "12.345 ms" in lines[2]
     assert len(set(len(line) for line in lines)) == 1
 
 
-def test_quickstart_end_to_end_on_tiny_models(tmp_path, monkeypatch):
-    cards = []
+def tiny_zoo(folder, rng) -> tuple:
+    """Two tiny cards with 'fashion_mnist' weights shipped beside them (1 channel, 28px)."""
+    paths = []
     for name, widths in (("TinyA", [8, 16]), ("TinyB", [16, 24])):
-        path = tmp_path / f"{name}.json"
         card = {**TINY_CARD, "name": name, "spec": {**TINY_CARD["spec"], "widths": widths}}
-        path.write_text(json.dumps(card))
-        cards.append(str(path))
-    monkeypatch.setattr(quickstart, "MODELS", tuple(cards))
-    out = tmp_path / "qs"
-    args = ["quickstart", "--out", str(out), "--epochs", "2", "--batch-size", "128", "--learning-rate", "0.005"]
-    result = CliRunner().invoke(main, args)
+        plain = folder / f"{name}-plain.json"
+        plain.write_text(json.dumps(card))
+        entry = {"num_classes": 10, "input_size": 28, "channels": 1}
+        for variant, top in (("top", True), ("no_top", False)):
+            tf.keras.backend.clear_session()
+            model = zoo.get_model(str(plain), input_shape=(28, 28, 1), num_classes=10, include_top=top)
+            randomize_batch_norms(model, rng)
+            path = folder / "weights" / f"{name}-{variant}.h5"
+            path.parent.mkdir(exist_ok=True)
+            model.save_weights(str(path))
+            entry[variant] = {"file": f"weights/{path.name}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        card["weights"] = {"fashion_mnist": entry}
+        (folder / f"{name}.json").write_text(json.dumps(card))
+        paths.append(str(folder / f"{name}.json"))
+    return tuple(paths)
+
+
+@pytest.fixture
+def tiny_quickstart(tmp_path, monkeypatch, rng):
+    monkeypatch.setattr(quickstart, "MODELS", tiny_zoo(tmp_path, rng))
+    monkeypatch.setattr(quickstart, "LATENCY_RUNS", 3)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(keras_datasets, "DEBIAN_ROOT", tmp_path / "debian")
+    monkeypatch.setitem(  # nothing listens there: no network
+        keras_datasets.DATASETS, "fashion_mnist",
+        dataclasses.replace(keras_datasets.DATASETS["fashion_mnist"], origin="http://127.0.0.1:9/"),
+    )
+    return tmp_path
+
+
+ARGS = ["--transfer-epochs", "1", "--fine-tune-epochs", "1"]
+
+
+def test_quickstart_evaluates_shipped_weights_then_fine_tunes(tiny_quickstart, monkeypatch):
+    write_fashion(tiny_quickstart / "debian" / "fashion-mnist", train=8, test=40)
+    out = tiny_quickstart / "qs"
+    result = CliRunner().invoke(main, ["quickstart", "--out", str(out), *ARGS])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "quickstart.json").read_text())
     assert [row["model"] for row in report["rows"]] == ["TinyA", "TinyB"]
     for row in report["rows"]:
-        assert row["epochs"] == 2 and row["test_images"] == 360
-        assert row["lce_bconv_ops"] == row["binary_convs"] > 0
-        assert abs(row["keras_accuracy"] - row["tflite_accuracy"]) <= 2 / 360
-        assert row["latency_ms"] > 0 and row["train_images_per_second"] > 0
+        assert row["test_images"] == 40
+        assert abs(row["keras_accuracy"] - row["tflite_accuracy"]) <= 1 / 40
+        assert row["latency_ms"] > 0 and row["binary_macs"] > 0
         assert (out / f"{row['model']}.tflite").stat().st_size == row["tflite_bytes"]
-        assert json.loads((out / row["model"] / "summary.json").read_text())["accuracy"] == pytest.approx(row["keras_accuracy"])
-    assert "Keras acc" in result.output and "TFLite acc" in result.output
-    # Running it again reuses the finished runs and prints the same accuracies.
-    again = CliRunner().invoke(main, args)
+    transfer = report["transfer"]
+    assert transfer["dataset"] == "digits" and transfer["test_images"] == 360 and transfer["epochs"] == 2
+    assert json.loads((out / "TinyB-on-digits" / "config.json").read_text())["channels"] == 1
+    assert "Keras acc" in result.output and "Transfer learning" in result.output
+
+    # Again: the fine-tuning run and the flatbuffers are reused, so nothing trains or converts.
+    from dwr_larq.deploy import convert
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished quickstart trained or converted again")
+
+    monkeypatch.setattr(tf.keras.Model, "fit", refuse)
+    monkeypatch.setattr(convert, "convert", refuse)
+    again = CliRunner().invoke(main, ["quickstart", "--out", str(out), *ARGS])
     assert again.exit_code == 0, again.output
-    assert json.loads((out / "quickstart.json").read_text())["rows"][1]["keras_accuracy"] == report["rows"][1]["keras_accuracy"]
+    assert json.loads((out / "quickstart.json").read_text())["transfer"]["accuracy"] == transfer["accuracy"]
+
+
+def test_without_fashion_mnist_it_says_how_to_get_it_and_runs_the_rest(tiny_quickstart):
+    out = tiny_quickstart / "qs"
+    result = CliRunner().invoke(main, ["quickstart", "--out", str(out), *ARGS])
+    assert result.exit_code == 0, result.output
+    assert "apt-get install dataset-fashion-mnist" in result.output and "--data-dir" in result.output
+    report = json.loads((out / "quickstart.json").read_text())
+    assert all(row["keras_accuracy"] is None and row["latency_ms"] > 0 for row in report["rows"])
+    assert report["transfer"]["test_images"] == 360
+    assert "n/a" in result.output
+
+
+def test_quickstart_refuses_an_out_under_a_file(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(main, ["quickstart", "--out", str(tmp_path / "file" / "qs")])
+    assert result.exit_code == 1 and "is a file, not a folder" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.slow
-def test_quickstart_for_real_dwr_reaches_90_percent_and_its_flatbuffer_agrees(tmp_path):
-    """The main job as a user runs it (several minutes on 2 cores)."""
+def test_quickstart_for_real_matches_the_cards(tmp_path):
+    """The main job as a user runs it, on the real Fashion-MNIST (a few minutes on 2 cores)."""
     result = CliRunner().invoke(main, ["quickstart", "--out", str(tmp_path / "qs")])
     assert result.exit_code == 0, result.output
-    rows = {row["model"]: row for row in json.loads((tmp_path / "qs" / "quickstart.json").read_text())["rows"]}
-    assert set(rows) == {"ResNet18CIFAR", "ResNet18CIFARDWR"}
-    dwr = rows["ResNet18CIFARDWR"]
-    assert dwr["keras_accuracy"] >= 0.90
-    assert abs(dwr["keras_accuracy"] - dwr["tflite_accuracy"]) <= 0.005
-    for row in rows.values():
-        assert row["lce_bconv_ops"] == row["binary_convs"]
+    report = json.loads((tmp_path / "qs" / "quickstart.json").read_text())
+    for row in report["rows"]:
+        trained = zoo.get_card(row["model"]).weights["fashion_mnist"].trained
+        assert row["test_images"] == 10_000
+        assert abs(row["keras_accuracy"] - trained["accuracy_keras"]) <= 0.001
+        assert abs(row["tflite_accuracy"] - trained["accuracy_tflite"]) <= 0.001
+    assert report["transfer"]["accuracy"] >= 0.9

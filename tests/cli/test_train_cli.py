@@ -91,9 +91,9 @@ def test_evaluate_refuses_an_unfinished_run_and_other_classes(tmp_path, card):
 
 
 def test_train_on_an_image_folder(tmp_path, card):
-    from test_data import _write_pngs
+    from data_helpers import write_pngs
 
-    _write_pngs(tmp_path / "images", {"circle": 10, "square": 10}, size=(24, 24))
+    write_pngs(tmp_path / "images", {"circle": 10, "square": 10}, size=(24, 24))
     out = tmp_path / "run"
     result = invoke(*train_args(card, out, **{"--dataset": f"folder:{tmp_path / 'images'}", "--recipe": "bireal"}))
     assert result.exit_code == 0, result.output
@@ -102,3 +102,23 @@ def test_train_on_an_image_folder(tmp_path, card):
     import tensorflow as tf
 
     assert tf.keras.models.load_model(str(out / "model.keras")).output_shape == (None, 2)
+
+
+@pytest.mark.parametrize("under", ["file", "file/run", "file/deeper/run"])
+def test_train_out_at_or_under_a_regular_file_is_named(tmp_path, card, under):
+    (tmp_path / "file").write_text("not a folder")
+    result = invoke(*train_args(card, tmp_path / under))
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output  # 2: click's own check of --out
+    assert str(tmp_path / "file") in result.output and "is a file" in result.output
+    assert (tmp_path / "file").read_text() == "not a folder"
+
+
+def test_finetune_out_under_a_regular_file_is_named(tmp_path, card):
+    (tmp_path / "file").write_text("")
+    weights = tmp_path / "w.h5"
+    from dwr_larq import zoo
+
+    zoo.get_model(card).save_weights(str(weights))
+    result = invoke("finetune", card, "--weights", weights, "--data", "digits", "--out", tmp_path / "file" / "run")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "is a file, not a folder" in result.output

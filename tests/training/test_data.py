@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from data_helpers import write_pngs
 from dwr_larq.training import data
 
 
@@ -67,17 +68,8 @@ def test_transforms_give_the_requested_size():
     assert abs(float(tf.reduce_mean(crop)) - 39.5) < 1.0
 
 
-def _write_pngs(folder, counts, size=(20, 28)):
-    rng = np.random.default_rng(0)
-    for name, count in counts.items():
-        (folder / name).mkdir(parents=True)
-        for i in range(count):
-            pixels = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
-            tf.io.write_file(str(folder / name / f"{i:03d}.png"), tf.io.encode_png(pixels))
-
-
 def test_folder_holds_out_every_fifth_image_of_each_class(tmp_path):
-    _write_pngs(tmp_path, {"cat": 10, "dog": 5, "owl": 5})
+    write_pngs(tmp_path, {"cat": 10, "dog": 5, "owl": 5})
     source = data.source(f"folder:{tmp_path}", image_size=16)
     assert source.num_classes == 3 and source.num_examples == {"train": 16, "test": 4}
     test = data.pipeline(source, "test", batch_size=3, image_size=16)
@@ -89,8 +81,8 @@ def test_folder_holds_out_every_fifth_image_of_each_class(tmp_path):
 
 
 def test_folder_with_train_and_test_subfolders(tmp_path):
-    _write_pngs(tmp_path / "train", {"a": 3, "b": 2})
-    _write_pngs(tmp_path / "test", {"a": 1, "b": 1})
+    write_pngs(tmp_path / "train", {"a": 3, "b": 2})
+    write_pngs(tmp_path / "test", {"a": 1, "b": 1})
     source = data.source(f"folder:{tmp_path}", image_size=96)
     assert source.num_examples == {"train": 5, "test": 2} and source.policy.kind == "inception"
     images, labels = data.as_arrays(data.pipeline(source, "test", batch_size=4, image_size=96))
@@ -106,7 +98,7 @@ def test_folder_with_train_and_test_subfolders(tmp_path):
     ],
 )
 def test_folder_errors(tmp_path, layout, message):
-    _write_pngs(tmp_path, layout)
+    write_pngs(tmp_path, layout)
     with pytest.raises(ValueError, match=message):
         data.source(f"folder:{tmp_path}")
 
@@ -114,8 +106,8 @@ def test_folder_errors(tmp_path, layout, message):
 def test_folder_missing_or_mismatched(tmp_path):
     with pytest.raises(ValueError, match="does not exist or is not a directory"):
         data.source(f"folder:{tmp_path / 'nowhere'}")
-    _write_pngs(tmp_path / "train", {"a": 1, "b": 1})
-    _write_pngs(tmp_path / "test", {"a": 1, "c": 1})
+    write_pngs(tmp_path / "train", {"a": 1, "b": 1})
+    write_pngs(tmp_path / "test", {"a": 1, "c": 1})
     with pytest.raises(ValueError, match="train classes \\['a', 'b'\\] differ from test classes"):
         data.source(f"folder:{tmp_path}")
 
@@ -126,8 +118,8 @@ def test_unknown_dataset_names_close_matches():
 
 
 def test_data_dir_without_the_prepared_dataset(tmp_path):
-    with pytest.raises(ValueError, match=r"dataset 'cifar10' is not prepared in .*tfds build cifar10"):
-        data.source("cifar10", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"dataset 'svhn_cropped' is not prepared in .*tfds build svhn_cropped"):
+        data.source("svhn_cropped", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="does not exist or is not a directory"):
         data.source("cifar10", data_dir=str(tmp_path / "missing"))
 

@@ -12,33 +12,10 @@ import numpy as np
 import pytest
 
 from dwr_larq.training import data, keras_datasets
+from data_helpers import TEST, TRAIN, write_fashion
 from weights_helpers import LoopbackServer
 
 DEBIAN_FASHION = keras_datasets.DEBIAN_ROOT / "fashion-mnist"
-TRAIN, TEST = 6, 4  # tiny splits the tests write
-
-
-def idx_bytes(array: np.ndarray, magic: int) -> bytes:
-    header = struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes())
-
-
-def write_fashion(folder, seed=0) -> dict:
-    """Tiny Fashion-MNIST-format files; returns name -> sha256."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "train-images-idx3-ubyte.gz": (rng.integers(0, 256, (TRAIN, 28, 28)), 2051),
-        "train-labels-idx1-ubyte.gz": (rng.integers(0, 10, TRAIN), 2049),
-        "t10k-images-idx3-ubyte.gz": (rng.integers(0, 256, (TEST, 28, 28)), 2051),
-        "t10k-labels-idx1-ubyte.gz": (rng.integers(0, 10, TEST), 2049),
-    }
-    hashes = {}
-    for name, (array, magic) in arrays.items():
-        raw = idx_bytes(array, magic)
-        (folder / name).write_bytes(raw)
-        hashes[name] = hashlib.sha256(raw).hexdigest()
-    return hashes
 
 
 @pytest.fixture
