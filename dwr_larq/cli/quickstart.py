@@ -42,14 +42,14 @@ def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.2%}"
 
 
-def model_row(name: str, out: Path, test, log=print) -> dict:
-    """Load one zoo model with its shipped weights, convert it, and measure it; ``test``
-    is the Fashion-MNIST test pipeline, or None when the data is not available."""
+def model_row(name: str, out: Path, source, log=print) -> dict:
+    """Load one zoo model with its shipped weights, convert it, and measure it; ``source``
+    is Fashion-MNIST, or None when the data is not available."""
     from dwr_larq import zoo
     from dwr_larq.deploy import convert
     from dwr_larq.deploy.timer import LocalTimer
     from dwr_larq.models import costs
-    from dwr_larq.training import evaluate
+    from dwr_larq.training import data, evaluate
 
     model = zoo.get_model(name, weights=TAG)
     label = model.name
@@ -59,8 +59,10 @@ def model_row(name: str, out: Path, test, log=print) -> dict:
         convert.convert(model, tflite)
     flatbuffer = tflite.read_bytes()
     figures = costs.measure(model)
-    keras = lite = None
-    if test is not None:
+    keras = lite = test = None
+    if source is not None:  # at the size and channels the weights were trained with
+        test = data.pipeline(source, "test", batch_size=256, image_size=model.input_shape[1],
+                             channels=model.input_shape[-1])
         log(f"[{label}] evaluating on {test.num_examples} test images in Keras and in LCE's interpreter")
         keras = evaluate.keras_accuracy(model, test)[evaluate.ACCURACY]
         lite = evaluate.tflite_accuracy(flatbuffer, test)[evaluate.ACCURACY]
@@ -114,16 +116,15 @@ def table(rows: list) -> str:
     return "\n".join(lines)
 
 
-def fashion_mnist_test(log=print):
-    """The Fashion-MNIST test pipeline, or None after saying how to get the data."""
+def fashion_mnist(log=print):
+    """The Fashion-MNIST source, or None after saying how to get the data."""
     from dwr_larq.training import data
 
     try:
-        source = data.source(DATASET)
+        return data.source(DATASET)
     except ValueError as error:
         log(f"note: skipping the accuracy columns: {error}")
         return None
-    return data.pipeline(source, "test", batch_size=256)
 
 
 @click.command("quickstart")
@@ -142,14 +143,14 @@ def quickstart_command(out, transfer_epochs, fine_tune_epochs):
     start = time.perf_counter()
     out = check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
-    test = fashion_mnist_test(log=click.echo)
-    rows = [model_row(name, out, test, log=click.echo) for name in MODELS]
+    source = fashion_mnist(log=click.echo)
+    rows = [model_row(name, out, source, log=click.echo) for name in MODELS]
     tuned = transfer(out, epochs=transfer_epochs, fine_tune_epochs=fine_tune_epochs, log=click.echo)
     seconds = time.perf_counter() - start
     report = {"rows": rows, "transfer": tuned, "seconds": round(seconds, 1)}
     write_atomically(out / "quickstart.json", json.dumps(report, indent=2) + "\n")
     click.echo("")
-    where = f"{rows[0]['test_images']} {DATASET} test images" if test is not None else f"no {DATASET} data"
+    where = f"{rows[0]['test_images']} {DATASET} test images" if source is not None else f"no {DATASET} data"
     click.echo(f"Shipped {TAG} weights on {where}; latency: LCE interpreter on this host, 1 thread, median of {LATENCY_RUNS}")
     click.echo(table(rows))
     for row in rows:
