@@ -92,6 +92,24 @@ def random_resized_crop(image, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3
     return tf.image.resize(image, (size, size), method="bilinear")
 
 
+# AlexNet's PCA lighting noise: the eigenvalues and eigenvectors of ImageNet's RGB
+# covariance (pixels in [0, 1]), as fb.resnet.torch and the ReActNet/DWR code use them.
+IMAGENET_EIGENVALUES = (0.2175, 0.0188, 0.0045)
+IMAGENET_EIGENVECTORS = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
+
+
+def pca_lighting(image, std: float):
+    """Shift every pixel (in [0, 255]) by one random mix of ImageNet's colour principal
+    components, weighted by ``std``-scaled normal draws: a whole-image colour cast."""
+    alpha = tf.random.normal([3], stddev=std)
+    shift = tf.linalg.matvec(tf.constant(IMAGENET_EIGENVECTORS), alpha * tf.constant(IMAGENET_EIGENVALUES))
+    return image + 255.0 * shift
+
+
 def resize_centre_crop(image, size: int, crop_fraction: float = 224 / 256):
     """Evaluation transform: shorter side to ``size / crop_fraction``, centre crop ``size``."""
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
@@ -118,11 +136,14 @@ class Policy:
 
     kind: str
     flip: bool = True
+    lighting: float = 0.0  # PCA lighting noise std (Inception crops of RGB images only)
 
     def train_transform(self, size: int) -> Callable:
         def transform(image):
             if self.kind == "inception":
                 image = random_resized_crop(image, size)
+                if self.lighting and image.shape[-1] == 3:
+                    image = pca_lighting(image, self.lighting)
             else:
                 image = pad_random_crop(image, size, max(1, size // 8))
             return tf.image.random_flip_left_right(image) if self.flip else image
@@ -157,19 +178,21 @@ class Source:
     num_examples: dict
     image_size: int  # native (or typical) side, the default input size
     policy: Policy
-    _images: Callable  # split, training, image_size -> tf.data.Dataset
+    _images: Callable  # split, training, image_size, shard -> tf.data.Dataset
     cacheable: dict  # split -> whether decoded images fit in memory
     channels: int = 3  # what ``images`` yields; pipelines convert to what the model wants
 
-    def images(self, split: str, training: bool, image_size: int):
-        return self._images(split, training, image_size)
+    def images(self, split: str, training: bool, image_size: int, shard: tuple = (1, 0)):
+        """The split's images; ``shard=(count, index)`` keeps every count-th example from
+        ``index``, chosen before anything is decoded (one input pipeline per worker)."""
+        return self._images(split, training, image_size, shard)
 
 
 def digits_source() -> Source:
     """The embedded digits set at its native 32x32 (resized on the fly for other sizes)."""
-    def images(split, training, image_size):
+    def images(split, training, image_size, shard):
         x, y = _digits_pixels(32)[split]
-        return tf.data.Dataset.from_tensor_slices((x, y))
+        return tf.data.Dataset.from_tensor_slices((x[shard[1]::shard[0]], y[shard[1]::shard[0]]))
 
     sizes = {split: len(_digits_pixels(32)[split][1]) for split in ("train", "test")}
     # Flipped digits are other shapes (a mirrored 2 is not a 2): no flips.
@@ -246,8 +269,8 @@ def folder_source(path, image_size: int | None = None) -> Source:
     native = image_size or 224
     policy = policy_for_size(native)
 
-    def images(split, training, size):
-        files, labels = zip(*labelled[split])
+    def images(split, training, size, shard):
+        files, labels = zip(*labelled[split][shard[1]::shard[0]])
 
         def decode(file, label):
             image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
@@ -290,8 +313,8 @@ def keras_files_source(name: str, data_dir=None, download: bool = True) -> Sourc
     folder = keras_datasets.locate(name, data_dir, download=download)
     arrays = {split: keras_datasets.read_split(name, split, folder) for split in ("train", "test")}
 
-    def images(split, training, image_size):
-        return tf.data.Dataset.from_tensor_slices(arrays[split])
+    def images(split, training, image_size, shard):
+        return tf.data.Dataset.from_tensor_slices(tuple(array[shard[1]::shard[0]] for array in arrays[split]))
 
     examples = {split: len(labels) for split, (_, labels) in arrays.items()}
     return Source(name, spec.num_classes, examples, spec.image_size, Policy("pad_crop", flip=spec.flip), images,
@@ -349,8 +372,12 @@ def tfds_source(name: str, data_dir=None) -> Source:
         policy = policy_for_size(native)
     cacheable = {split: static and n * math.prod(image_shape) < CACHE_BYTES for split, n in examples.items()}
 
-    def images(split, training, size):
-        dataset = builder.as_dataset(split=splits[split], as_supervised=True, shuffle_files=training)
+    def images(split, training, size, shard):
+        # Files are split between the input pipelines, so each decodes only its own.
+        context = tf.distribute.InputContext(num_input_pipelines=shard[0], input_pipeline_id=shard[1])
+        read_config = tfds.ReadConfig(input_context=context) if shard[0] > 1 else None
+        dataset = builder.as_dataset(split=splits[split], as_supervised=True, shuffle_files=training,
+                                     read_config=read_config)
 
         def to_rgb(image, label):
             if image.shape[-1] == 1:
@@ -404,22 +431,27 @@ class Pipeline:
 
 def pipeline(
     src: Source, split: str, *, batch_size: int, image_size: int | None = None, training: bool | None = None, seed: int = 0,
-    channels: int | None = None,
+    channels: int | None = None, shard: tuple = (1, 0), policy: Policy | None = None,
 ) -> Pipeline:
     """Batched ``(images in [-1, 1], labels)``; training splits are shuffled and augmented.
 
-    ``channels`` (1 or 3) converts grey to RGB or back; by default the source's own."""
+    ``channels`` (1 or 3) converts grey to RGB or back; by default the source's own.
+    ``shard=(workers, index)`` reads only this worker's share of the split, batched at
+    the global ``batch_size``: tf.distribute then splits each batch between the
+    replicas, so every step still trains on one global batch (see ``training.strategy``).
+    ``policy`` replaces the source's augmentation (a recipe's own, e.g. with lighting)."""
     _check_split(split)
     batch_size = check_batch_size(batch_size)
     size = image_size or src.image_size
     training = split == "train" if training is None else training
-    dataset = src.images(split, training, size)
+    dataset = src.images(split, training, size, shard)
     if src.cacheable.get(split):
         dataset = dataset.cache()
     if training:
         dataset = dataset.shuffle(min(src.num_examples[split], 10_000), seed=seed, reshuffle_each_iteration=True)
     channels = check_channels(src.channels if channels is None else channels)
-    transform = src.policy.train_transform(size) if training else src.policy.eval_transform(size)
+    policy = policy or src.policy
+    transform = policy.train_transform(size) if training else policy.eval_transform(size)
 
     def prepare(image, label):
         image = tf.cast(image, tf.float32)
@@ -429,6 +461,10 @@ def pipeline(
 
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if shard[0] > 1:  # already sharded above: tf.distribute must not shard it again
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        dataset = dataset.with_options(options)
     return Pipeline(dataset, src.num_examples[split], src.num_classes, size, batch_size, channels)
 
 

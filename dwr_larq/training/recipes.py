@@ -6,6 +6,13 @@
   activations with real-valued weights and a light weight decay; step 2 binarizes
   the weights too, starts from step 1's weights and uses no weight decay. Adam with
   linear decay in each step.
+- ``reactnet_imagenet`` and ``bireal_imagenet``: the DWR authors' ImageNet ResNet-18
+  settings, with their numbers on the recipe (``source``).
+
+Recipes that name a ``reference_batch`` (the ImageNet ones) scale their learning rate
+linearly with the global batch: ``learning_rate * batch / reference_batch`` (Goyal et
+al., 2017), unless a learning rate is given. ``bireal`` and ``reactnet`` name none: their
+learning rates were set for small datasets and are used as they are at every batch.
 
 A step with ``binary_weights=False`` trains ``with_real_weights(model)``: the same
 architecture (same layer names) whose quantized layers keep their input quantizer
@@ -44,6 +51,19 @@ class Recipe:
     steps: tuple
     # With a teacher: loss = distill_weight * KL(teacher || student) + (1 - distill_weight) * CE.
     distill_weight: float = 1.0
+    reference_batch: int | None = None  # the global batch ``learning_rate`` was set for
+    epochs: int | None = None  # the authors' total, the default when none is given
+    dataset: str | None = None  # what the numbers are for
+    train_images: int | None = None  # that dataset's training split, for plans made without it
+    teacher: str | None = None  # the teacher the authors distilled from (a description)
+    lighting: float = 0.0  # AlexNet-style PCA lighting noise (standard deviation), Inception crops only
+    source: str = ""  # where the numbers come from
+
+    def learning_rate_for(self, batch_size: int) -> float:
+        """The peak learning rate at global batch ``batch_size`` (the linear scaling rule)."""
+        if self.reference_batch is None:
+            return self.learning_rate
+        return self.learning_rate * batch_size / self.reference_batch
 
     def replace(self, **changes) -> Recipe:
         return dataclasses.replace(self, **changes)
@@ -91,6 +111,43 @@ RECIPES = {
         label_smoothing=0.1,
         steps=(Step("step1", False, 0.5, weight_decay=5e-6), Step("step2", True, 0.5)),
     ),
+    "reactnet_imagenet": Recipe(
+        "reactnet_imagenet",
+        learning_rate=1e-3,
+        schedule="cosine",
+        label_smoothing=0.0,
+        steps=(Step("step1", False, 0.5, weight_decay=1e-5), Step("step2", True, 0.5)),
+        distill_weight=1.0,
+        reference_batch=512,
+        epochs=512,
+        dataset="imagenet2012",
+        train_images=1_281_167,
+        teacher="a real-valued ResNet-34 (torchvision's pretrained resnet34)",
+        lighting=0.1,
+        source=(
+            "Xue et al., AAAI 2023, code github.com/pingxue-hfut/DWR ImageNet/resnet-18+reactnet+2-step "
+            "(1_step1/run.sh, 2_step2/run.sh, train.py): 256 + 256 epochs, batch 512, Adam 1e-3, cosine decay "
+            "to 0, weight decay 1e-5 in step 1 and 0 in step 2, KD-only loss from a real-valued ResNet-34, "
+            "random resized crop (scale 0.08-1), lighting 0.1, flip"
+        ),
+    ),
+    "bireal_imagenet": Recipe(
+        "bireal_imagenet",
+        learning_rate=1e-3,
+        schedule="cosine",
+        label_smoothing=0.0,
+        steps=(Step("train", True, 1.0),),
+        reference_batch=512,
+        epochs=128,
+        dataset="imagenet2012",
+        train_images=1_281_167,
+        lighting=0.1,
+        source=(
+            "Xue et al., AAAI 2023, code github.com/pingxue-hfut/DWR ImageNet/resnet-18/train.py: 128 epochs, "
+            "batch 512, Adam 1e-3, cosine decay to 0, cross-entropy, random resized crop (scale 0.08-1), "
+            "lighting 0.1, flip"
+        ),
+    ),
 }
 
 
@@ -100,19 +157,18 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def _real_weight_layer(layer):
-    config = layer.get_config()
+def _real_weights(layer, config: dict) -> dict:
     if config.get("kernel_quantizer") is not None:
         config.update(kernel_quantizer=None, kernel_constraint=None)
-    return layer.__class__.from_config(config)
+    return config
 
 
 def with_real_weights(model):
     """A fresh copy of ``model`` whose quantized layers keep their input quantizer
     (binary activations) but have real-valued, unclipped weights: ReActNet's step 1."""
-    import tensorflow as tf
+    from dwr_larq.training.clones import rebuild
 
-    return tf.keras.models.clone_model(model, clone_function=_real_weight_layer)
+    return rebuild(model, _real_weights, copy_weights=False)
 
 
 def transfer_weights(source, target) -> None:

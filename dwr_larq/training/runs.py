@@ -13,6 +13,12 @@ Layout of a run directory::
                           atomically, so its presence means the run is complete
 
 A directory holding another configuration is refused rather than resumed.
+
+Under multi-worker training every worker runs the same command on the same folder, but
+only the chief writes it (``RunDir(path, writer=False)`` on the others): Keras' own
+callbacks (checkpoints, backups, TensorBoard) send the other workers' copies to
+``workertemp_<task>`` folders and delete them when training ends, and a resume cleans
+up what a killed worker left behind.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -27,6 +34,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from dwr_larq.atomic import check_output_folder, write_atomically
+from dwr_larq.training.clones import plain_copy
 
 CONFIG = "config.json"
 SUMMARY = "summary.json"
@@ -96,8 +104,9 @@ def read_history(path) -> list:
 class RunDir:
     """One training run's folder; see the module docstring for its layout."""
 
-    def __init__(self, path):
+    def __init__(self, path, writer: bool = True):
         self.path = Path(path)
+        self.writer = writer  # False on multi-worker workers other than the chief
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -122,6 +131,8 @@ class RunDir:
         config = json.loads(json.dumps(config))  # the form it takes on disk
         check_output_folder(self.path)
         existing = self.config() if self.path.is_dir() else None
+        if not self.writer:  # the chief checks and creates the folder
+            return existing is not None
         if existing is None:
             if self.path.is_dir() and any(self.path.iterdir()):
                 raise ValueError(
@@ -141,6 +152,8 @@ class RunDir:
         drop_partial_line(self.file(HISTORY))
         for leftover in [*self.path.glob(".partial-*"), *self.path.glob(".*.partial")]:
             leftover.unlink()  # temporary files of a write that a kill interrupted
+        for leftover in self.path.rglob("workertemp_*"):  # a killed worker's copies
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()
         return True
 
     def history(self) -> list:
@@ -156,7 +169,7 @@ class RunDir:
         in between repeats the epoch (a duplicate log row) rather than losing it."""
         callbacks = [
             Throughput(images_per_epoch),
-            tf.keras.callbacks.CSVLogger(str(self.file(HISTORY)), append=True),
+            *([tf.keras.callbacks.CSVLogger(str(self.file(HISTORY)), append=True)] if self.writer else []),
             tf.keras.callbacks.TensorBoard(str(self.file("logs")), write_graph=False, profile_batch=0),
             tf.keras.callbacks.ModelCheckpoint(str(self.path / "checkpoints" / step / "weights"), save_weights_only=True),
         ]
@@ -176,31 +189,27 @@ class RunDir:
         callbacks.append(tf.keras.callbacks.BackupAndRestore(str(self.path / "backup" / step), delete_checkpoint=False))
         return callbacks
 
-    def save_model(self, model: tf.keras.Model) -> Path:
+    def save_model(self, model: tf.keras.Model) -> tf.keras.Model:
         """Save the final Keras model, uncompiled (no optimizer state to mislead a loader),
-        atomically: a temporary file renamed into place."""
+        float32 and unsynchronized (``clones.plain_copy``), atomically: a temporary file
+        renamed into place. Returns the saved copy (every worker gets it; only the
+        writer writes)."""
+        clean = plain_copy(model)
+        if not self.writer:
+            return clean
         target = self.file(MODEL)
         temporary = self.path / f".partial-{os.getpid()}-{MODEL}"
-        clean = tf.keras.models.clone_model(model)
-        # get_weights lists trainable weights first, so frozen layers (fine-tuning freezes
-        # batch norms) change its order: read it with everything trainable, as in the clone.
-        frozen = [layer for layer in model.submodules if isinstance(layer, tf.keras.layers.Layer) and not layer.trainable]
-        model.trainable = True
-        try:
-            clean.set_weights(model.get_weights())
-        finally:
-            for layer in frozen:
-                layer.trainable = False
         try:
             clean.save(str(temporary))
             os.replace(temporary, target)
         finally:
             if temporary.exists():
                 temporary.unlink()
-        return target
+        return clean
 
     def finish(self, summary: dict) -> None:
-        write_atomically(self.file(SUMMARY), json.dumps(summary, indent=2) + "\n")
+        if self.writer:
+            write_atomically(self.file(SUMMARY), json.dumps(summary, indent=2) + "\n")
 
 
 def epoch_figures(history: list) -> dict:
