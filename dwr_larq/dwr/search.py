@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 
@@ -54,8 +55,9 @@ def _calibration_batches(calibration_data, batch_size: int):
         yield element[0] if isinstance(element, (tuple, list)) else element
 
 
-def mean_feature_maps(model, layers, calibration_data, batch_size: int = 32) -> list:
-    """Per layer, its output averaged over the calibration images: a (channels, H*W) matrix."""
+def mean_feature_maps(model, layers, calibration_data, batch_size: int = 32, min_images: int = 2) -> list:
+    """Per layer, its output averaged over the calibration images: a (channels, H*W) matrix.
+    Fewer than ``min_images`` images (the search passes its ``min_samples``) are refused."""
     import tensorflow as tf
 
     probe = tf.keras.Model(model.inputs, [layer.output for layer in layers])
@@ -68,20 +70,93 @@ def mean_feature_maps(model, layers, calibration_data, batch_size: int = 32) -> 
         count += int(outputs[0].shape[0])
     if count == 0:
         raise ValueError("calibration data is empty: give at least 2 images")
-    if count < 2:
-        raise ValueError("calibration data has a single image: give at least 2 (the paper uses about 400)")
+    if count < min_images:
+        raise ValueError(
+            f"calibration data has {count} image(s): give at least {min_images} "
+            "(no fewer than min_samples; the authors used 400 on CIFAR and 200 on ImageNet)"
+        )
     return [(total / count).reshape(-1, total.shape[-1]).T for total in sums]
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """The width search's settings for one dataset family."""
+
+    eps: float
+    min_samples: int
+    calibration_images: int
+
+
+# The authors' settings (pingxue-hfut/DWR, CIFAR-10/ and ImageNet/ search scripts): DBSCAN,
+# cosine metric, min_samples 5, on the batch-averaged pre-BN output of each stage's last
+# binary conv. They drew the calibration images from the test split; we draw them from
+# the training split so that no test image shapes the network.
+SEARCH_DEFAULTS = {
+    "cifar": SearchSettings(eps=0.021, min_samples=5, calibration_images=400),
+    "imagenet": SearchSettings(eps=0.008, min_samples=5, calibration_images=200),
+}
+AUTO = "auto"
+FLAT_CURVE = 0.5  # k-distances spread less than this fraction of the largest: no redundant channels
+Eps = Union[float, str]
+
+
+def search_defaults(input_size: int) -> SearchSettings:
+    """The authors' settings for a backbone of this input size: ImageNet's from 128 pixels up."""
+    return SEARCH_DEFAULTS["imagenet" if input_size >= 128 else "cifar"]
+
+
+def check_search_settings(eps: Eps, min_samples: int, metric: str = "cosine") -> None:
+    """One clear error for settings DBSCAN would reject or silently make meaningless."""
+    if isinstance(min_samples, bool) or not isinstance(min_samples, (int, np.integer)) or min_samples < 1:
+        raise ValueError(f"min_samples must be an integer >= 1, got {min_samples!r}")
+    if eps == AUTO:
+        return
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)):
+        raise ValueError(f"eps must be a number in (0, 2] or 'auto', got {eps!r}")
+    upper = 2.0 if metric == "cosine" else float("inf")  # cosine distances lie in [0, 2]
+    if not 0 < eps <= upper:
+        bounds = "(0, 2] (cosine distances lie in [0, 2])" if metric == "cosine" else "> 0"
+        raise ValueError(f"eps must be in {bounds} or 'auto', got {eps!r}")
+
+
+def knee_eps(feature_maps: np.ndarray, min_samples: int, metric: str = "cosine") -> float:
+    """An eps for DBSCAN read off the data: the knee of the sorted k-distance curve.
+
+    Each channel's distance to its ``min_samples``-th nearest neighbour (itself counted,
+    as DBSCAN counts it), sorted: channels that have near-duplicates sit on the flat
+    part, distinct ones on the steep tail. The knee is the point farthest below the
+    chord from the first to the last point of the curve, both axes scaled to [0, 1].
+    A curve with no steep tail (spread under ``FLAT_CURVE`` of its top) has no
+    redundant channels, and the eps returned keeps them all.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    channels = feature_maps.shape[0]
+    if channels < 2:
+        raise ValueError(f"eps='auto' needs at least 2 channels, got {channels}")
+    k = min(min_samples, channels)
+    distances, _ = NearestNeighbors(n_neighbors=k, metric=metric).fit(feature_maps).kneighbors(feature_maps)
+    curve = np.sort(distances[:, -1])
+    if curve[-1] - curve[0] < FLAT_CURVE * curve[-1]:
+        # No knee: every channel is about as far from its neighbours as any other, so none
+        # is redundant. An eps below the nearest of them keeps every channel (all noise).
+        return float(max(curve[0] / 2, 1e-6))
+    x = np.linspace(0.0, 1.0, len(curve))
+    y = (curve - curve[0]) / (curve[-1] - curve[0])
+    knee = int(np.argmax(x - y))  # farthest below the chord y = x of a convex, rising curve
+    return float(max(curve[knee], 1e-6))
+
+
+@dataclass(frozen=True)
 class StageSearch:
-    """What DBSCAN found in one stage."""
+    """What DBSCAN found in one stage, and the eps it used (chosen, with eps='auto')."""
 
     stage: int
     layer: str
     channels: int
     clusters: int
     noise: int
+    eps: float | None = None
 
     @property
     def width(self) -> int:
@@ -113,28 +188,31 @@ def _warn_if_degenerate(result: StageSearch, eps: float) -> None:
 
 
 def width_search(
-    model, spec: BackboneSpec, calibration_data, eps: float = 0.02, min_samples: int = 5, metric: str = "cosine"
+    model, spec: BackboneSpec, calibration_data, eps: Eps = 0.02, min_samples: int = 5, metric: str = "cosine"
 ) -> tuple[BackboneSpec, list]:
     """``search_widths`` that also returns each stage's ``StageSearch``."""
     check_spec(spec)
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
+    check_search_settings(eps, min_samples, metric)
     layers = stage_output_layers(model, spec)
-    maps = mean_feature_maps(model, layers, calibration_data)
+    maps = mean_feature_maps(model, layers, calibration_data, min_images=max(2, min_samples))
     results = []
     for stage, (layer, matrix) in enumerate(zip(layers, maps), start=1):
-        clusters, noise = cluster_channels(matrix, eps, min_samples, metric)
-        result = StageSearch(stage, layer.name, matrix.shape[0], clusters, noise)
-        _warn_if_degenerate(result, eps)
-        log.info("stage %d (%s): %d channels -> %d clusters + %d noise", stage, layer.name, result.channels, clusters, noise)
+        stage_eps = knee_eps(matrix, min_samples, metric) if eps == AUTO else float(eps)
+        clusters, noise = cluster_channels(matrix, stage_eps, min_samples, metric)
+        result = StageSearch(stage, layer.name, matrix.shape[0], clusters, noise, stage_eps)
+        _warn_if_degenerate(result, stage_eps)
+        log.info("stage %d (%s): eps %.4g, %d channels -> %d clusters + %d noise", stage, layer.name, stage_eps,
+                 result.channels, clusters, noise)
         results.append(result)
     return spec.replace(widths=tuple(r.width for r in results)), results
 
 
 def search_widths(
-    model, spec: BackboneSpec, calibration_data, eps: float = 0.02, min_samples: int = 5, metric: str = "cosine"
+    model, spec: BackboneSpec, calibration_data, eps: Eps = 0.02, min_samples: int = 5, metric: str = "cosine"
 ) -> BackboneSpec:
     """DWR's pruning-guided width search: a spec whose stage widths are the number of
     distinct channels (DBSCAN clusters + noise points) of each stage's output on the
-    calibration data. ``eps=0.02`` is close to the authors' 0.021 for cosine."""
+    calibration data. The authors used eps 0.021 on CIFAR and 0.008 on ImageNet
+    (``SEARCH_DEFAULTS``); the right value depends on the network and the data, so
+    ``eps="auto"`` picks each stage's from the knee of its k-distance curve."""
     return width_search(model, spec, calibration_data, eps, min_samples, metric)[0]

@@ -114,12 +114,13 @@ def test_every_channel_noise_warns_with_the_stage(rng):
 def test_one_cluster_warns_with_the_stage(rng):
     model = build(TINY)
     images = rng.normal(size=(8, 16, 16, 3)).astype(np.float32)
-    with pytest.warns(UserWarning, match=r"stage 2: eps=3.0 puts all 32 channels in one cluster"):
-        searched = dwr.search_widths(model, TINY, images, eps=3.0)
+    with pytest.warns(UserWarning, match=r"stage 2: eps=2.0 puts all 32 channels in one cluster"):
+        searched = dwr.search_widths(model, TINY, images, eps=2.0)
     assert searched.widths == (1, 1)
 
 
-@pytest.mark.parametrize("count, message", [(0, "empty"), (1, "single image")])
+@pytest.mark.parametrize("count, message", [(0, "empty"), (1, r"1 image\(s\): give at least 5"),
+                                            (4, r"4 image\(s\): give at least 5 \(no fewer than min_samples")])
 def test_too_little_calibration_data(count, message, rng):
     model = build(TINY)
     with pytest.raises(ValueError, match=message):
