@@ -14,19 +14,28 @@ import tensorflow as tf
 
 
 def rebuild(model: tf.keras.Model, edit: Callable[[tf.keras.layers.Layer, dict], dict], copy_weights: bool = True):
-    """A fresh ``model`` whose layers are rebuilt from ``edit(layer, layer.get_config())``."""
-    clone = tf.keras.models.clone_model(model, clone_function=lambda layer: layer.__class__.from_config(edit(layer, layer.get_config())))
+    """A fresh ``model`` whose layers are rebuilt from ``edit(layer, config)``, ``config``
+    being the layer's own with what Keras 2.15 leaves out of it (a batch norm's
+    ``synchronized``) put back."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            config["synchronized"] = bool(getattr(layer, "synchronized", False))
+        return layer.__class__.from_config(edit(layer, config))
+
+    copy = tf.keras.models.clone_model(model, clone_function=clone)
     if copy_weights:
         # get_weights lists trainable weights first, so frozen layers (fine-tuning freezes
         # batch norms) change its order: read it with everything trainable, as in the clone.
         frozen = [layer for layer in model.submodules if isinstance(layer, tf.keras.layers.Layer) and not layer.trainable]
         model.trainable = True
         try:
-            clone.set_weights(model.get_weights())
+            copy.set_weights(model.get_weights())
         finally:
             for layer in frozen:
                 layer.trainable = False
-    return clone
+    return copy
 
 
 def _float32(value):
@@ -69,7 +78,7 @@ def plain_copy(model: tf.keras.Model) -> tf.keras.Model:
     def edit(layer, config):
         config = _float32(config)
         if isinstance(layer, tf.keras.layers.BatchNormalization):
-            config.pop("synchronized", None)
+            config["synchronized"] = False
         return config
 
     return rebuild(model, edit)

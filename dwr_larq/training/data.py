@@ -78,10 +78,11 @@ def _check_split(split: str) -> None:
 # --- augmentation policies -------------------------------------------------------------
 
 
-def random_resized_crop(image, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+def random_resized_crop(image, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), seed=(0, 0)):
     """Inception-style crop: a random box of ``scale`` of the area, resized to ``size``."""
-    begin, box_size, _ = tf.image.sample_distorted_bounding_box(
+    begin, box_size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
+        seed=seed,
         bounding_boxes=tf.zeros([1, 0, 4]),
         area_range=scale,
         aspect_ratio_range=ratio,
@@ -102,10 +103,20 @@ IMAGENET_EIGENVECTORS = (
 )
 
 
-def pca_lighting(image, std: float):
+# Augmentations draw from stateless ops seeded per example (``seed``: shape [2] int),
+# so an image's crop does not depend on which tf.data thread or replica handles it:
+# the same seed gives the same epoch on one device, many devices or many workers.
+
+
+def _seeds(seed, count: int):
+    """``count`` independent seeds derived from one."""
+    return tf.unstack(tf.random.experimental.stateless_split(seed, count))
+
+
+def pca_lighting(image, std: float, seed=(0, 0)):
     """Shift every pixel (in [0, 255]) by one random mix of ImageNet's colour principal
     components, weighted by ``std``-scaled normal draws: a whole-image colour cast."""
-    alpha = tf.random.normal([3], stddev=std)
+    alpha = tf.random.stateless_normal([3], seed, stddev=std)
     shift = tf.linalg.matvec(tf.constant(IMAGENET_EIGENVECTORS), alpha * tf.constant(IMAGENET_EIGENVALUES))
     return image + 255.0 * shift
 
@@ -122,11 +133,11 @@ def resize_centre_crop(image, size: int, crop_fraction: float = 224 / 256):
     return tf.image.crop_to_bounding_box(image, top, left, size, size)
 
 
-def pad_random_crop(image, size: int, padding: int):
+def pad_random_crop(image, size: int, padding: int, seed=(0, 0)):
     """CIFAR-style: resize to ``size`` if needed, zero-pad ``padding``, random crop back."""
     image = tf.image.resize(image, (size, size), method="bilinear")
     image = tf.image.pad_to_bounding_box(image, padding, padding, size + 2 * padding, size + 2 * padding)
-    return tf.image.random_crop(image, (size, size, tf.shape(image)[-1]))
+    return tf.image.stateless_random_crop(image, (size, size, tf.shape(image)[-1]), seed)
 
 
 @dataclass(frozen=True)
@@ -139,21 +150,25 @@ class Policy:
     lighting: float = 0.0  # PCA lighting noise std (Inception crops of RGB images only)
 
     def train_transform(self, size: int) -> Callable:
-        def transform(image):
+        """``transform(image, seed)``: the random augmentation of one example."""
+
+        def transform(image, seed):
+            crop, lighting, flip = _seeds(seed, 3)
             if self.kind == "inception":
-                image = random_resized_crop(image, size)
+                image = random_resized_crop(image, size, seed=crop)
                 if self.lighting and image.shape[-1] == 3:
-                    image = pca_lighting(image, self.lighting)
+                    image = pca_lighting(image, self.lighting, lighting)
             else:
-                image = pad_random_crop(image, size, max(1, size // 8))
-            return tf.image.random_flip_left_right(image) if self.flip else image
+                image = pad_random_crop(image, size, max(1, size // 8), seed=crop)
+            return tf.image.stateless_random_flip_left_right(image, flip) if self.flip else image
 
         return transform
 
     def eval_transform(self, size: int) -> Callable:
+        """``transform(image, seed)`` with the seed unused: no randomness at evaluation."""
         if self.kind == "inception":
-            return lambda image: resize_centre_crop(image, size)
-        return lambda image: tf.image.resize(image, (size, size), method="bilinear")
+            return lambda image, seed: resize_centre_crop(image, size)
+        return lambda image, seed: tf.image.resize(image, (size, size), method="bilinear")
 
 
 INCEPTION = Policy("inception")
@@ -453,13 +468,16 @@ def pipeline(
     policy = policy or src.policy
     transform = policy.train_transform(size) if training else policy.eval_transform(size)
 
-    def prepare(image, label):
+    def prepare(example, seed):
+        image, label = example
         image = tf.cast(image, tf.float32)
         if channels != src.channels:
             image = tf.image.grayscale_to_rgb(image) if channels == 3 else tf.image.rgb_to_grayscale(image)
-        return scale_pixels(transform(image)), label
+        return scale_pixels(transform(image, seed)), label
 
-    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    # One seed per example, new each epoch, in the (shuffled) order of the examples.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
+    dataset = tf.data.Dataset.zip((dataset, seeds)).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     if shard[0] > 1:  # already sharded above: tf.distribute must not shard it again
         options = tf.data.Options()

@@ -25,7 +25,8 @@ import tensorflow as tf
 from dwr_larq import zoo
 from dwr_larq.checks import positive_int, positive_number
 from dwr_larq.models import builder
-from dwr_larq.training import data, evaluate, runs
+from dwr_larq.training import clones, data, evaluate, precision, runs
+from dwr_larq.training import strategy as _strategy
 from dwr_larq.training.loop import ACCURACY, Phase, accuracy_metric, fit_phases
 
 STEPS = ("head", "finetune")
@@ -52,7 +53,8 @@ def build_model(card, weights, num_classes: int, image_size: int, channels: int 
     return tf.keras.Model(backbone.input, outputs, name=card.name), backbone
 
 
-def _phase(name: str, epochs: int, network, backbone, *, trainable: bool, learning_rate: float) -> Phase:
+def _phase(name: str, epochs: int, network, backbone, *, trainable: bool, learning_rate: float,
+           compile_options: dict) -> Phase:
     """One step of transfer learning: the whole network, its backbone frozen or not."""
 
     def prepare(previous, updates):
@@ -61,6 +63,7 @@ def _phase(name: str, epochs: int, network, backbone, *, trainable: bool, learni
             optimizer=tf.keras.optimizers.Adam(learning_rate),
             loss=tf.keras.losses.SparseCategoricalCrossentropy(),
             metrics=[accuracy_metric()],
+            **compile_options,
         )
         return network
 
@@ -70,7 +73,8 @@ def _phase(name: str, epochs: int, network, backbone, *, trainable: bool, learni
 def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None = None, epochs: int = 5,
              fine_tune_epochs: int = 5, batch_size: int = 32, learning_rate: float = 1e-3,
              fine_tune_learning_rate: float | None = None, input_size: int | None = None, data_dir=None,
-             seed: int = 0, verbose="auto") -> dict:
+             seed: int = 0, verbose="auto", strategy: str = "auto", mixed_precision=None, jit_compile: bool = False,
+             steps_per_execution: int = 1) -> dict:
     """Fine-tune zoo model (or card file) ``model`` from pretrained ``weights`` on ``dataset``.
 
     Args:
@@ -80,8 +84,14 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
         epochs: epochs with the backbone frozen (the head learns).
         fine_tune_epochs: epochs with the backbone unfrozen (0 skips the step).
         fine_tune_learning_rate: default ``learning_rate / 10``.
+        strategy, mixed_precision, jit_compile, steps_per_execution: as for ``train``.
     Returns the run's summary (also written to ``out/summary.json``).
     """
+    from dwr_larq.training.train import check_compile_options
+
+    compile_options = check_compile_options(jit_compile, steps_per_execution)
+    distribution = _strategy.resolve(strategy)
+    policy = precision.policy_name(mixed_precision, distribution.device)
     card = zoo.get_card(model)
     if weights is None:
         raise ValueError("fine-tuning needs pretrained weights (a tag or a file); to train from scratch use `dwr-larq train`")
@@ -92,6 +102,7 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
         learning_rate / 10 if fine_tune_learning_rate is None else fine_tune_learning_rate, "fine-tune learning rate"
     )
     batch_size = data.check_batch_size(batch_size)
+    distribution.per_replica_batch(batch_size)
     entry = card.weights.get(os.fspath(weights)) if isinstance(weights, (str, os.PathLike)) else None
     size = input_size or (entry.input_size if entry else None) or card.spec.input_size
     # The backbone keeps the channels its weights were trained with: grey Fashion-MNIST
@@ -100,44 +111,64 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
     source = data.source(dataset, data_dir, image_size=size)
     if num_classes is not None and num_classes != source.num_classes:
         raise ValueError(f"--num-classes is {num_classes} but dataset {dataset!r} has {source.num_classes} classes")
-    network, backbone = build_model(card, weights, source.num_classes, size, channels)
-    config = {
-        "task": "finetune",
-        "model": card.name,
-        "spec": card.spec.to_dict(),
-        "weights": _weights_label(weights),
-        "dataset": dataset,
-        "data_dir": os.path.abspath(data_dir) if data_dir else None,
-        "num_classes": source.num_classes,
-        "epochs": epochs,
-        "fine_tune_epochs": fine_tune_epochs,
-        "batch_size": batch_size,
-        "input_size": size,
-        "channels": channels,
-        "learning_rate": learning_rate,
-        "fine_tune_learning_rate": fine_tune_learning_rate,
-        "seed": seed,
-    }
-    run = runs.RunDir(out)
-    run.start(config)
-    if run.complete:
-        return run.summary()
+    return _finetune(card, weights, source, size, channels, batch_size, epochs, fine_tune_epochs, learning_rate,
+                     fine_tune_learning_rate, dataset, data_dir, seed, out, verbose, distribution, policy,
+                     compile_options)
 
-    start = time.perf_counter()
-    tf.keras.utils.set_random_seed(seed)
-    pipe = dict(batch_size=batch_size, image_size=size, channels=channels)
-    train_data = data.pipeline(source, "train", seed=seed, **pipe)
-    test_data = data.pipeline(source, "test", **pipe)
-    steps = fit_phases(
-        [
-            _phase(STEPS[0], epochs, network, backbone, trainable=False, learning_rate=learning_rate),
-            _phase(STEPS[1], fine_tune_epochs, network, backbone, trainable=True, learning_rate=fine_tune_learning_rate),
-        ],
-        train_data, test_data, run, verbose,
-    )
 
-    result = evaluate.keras_accuracy(network, test_data)
-    run.save_model(network)
+def _finetune(card, weights, source, size, channels, batch_size, epochs, fine_tune_epochs, learning_rate,
+              fine_tune_learning_rate, dataset, data_dir, seed, out, verbose, distribution, policy, compile_options):
+    """The fine-tuning itself, models and fit under the strategy and the dtype policy."""
+    with precision.global_policy(policy), distribution.strategy.scope():
+        network, backbone = build_model(card, weights, source.num_classes, size, channels)
+        if distribution.replicas > 1:
+            network = clones.synchronize_batch_norms(network)
+            backbone = tf.keras.Model(network.input, network.get_layer(backbone.layers[-1].name).output)
+        config = {
+            "task": "finetune",
+            "model": card.name,
+            "spec": card.spec.to_dict(),
+            "weights": _weights_label(weights),
+            "dataset": dataset,
+            "data_dir": os.path.abspath(data_dir) if data_dir else None,
+            "num_classes": source.num_classes,
+            "epochs": epochs,
+            "fine_tune_epochs": fine_tune_epochs,
+            "batch_size": batch_size,
+            "input_size": size,
+            "channels": channels,
+            "learning_rate": learning_rate,
+            "fine_tune_learning_rate": fine_tune_learning_rate,
+            "seed": seed,
+        }
+        if policy is not None:
+            config["mixed_precision"] = policy
+        run = runs.RunDir(out, writer=distribution.is_chief)
+        run.start(config)
+        if run.complete:
+            return run.summary()
+
+        start = time.perf_counter()
+        tf.keras.utils.set_random_seed(seed)
+        pipe = dict(batch_size=batch_size, image_size=size, channels=channels,
+                    shard=(distribution.cluster.workers, distribution.cluster.index))
+        train_data = data.pipeline(source, "train", seed=seed, **pipe)
+        test_data = data.pipeline(source, "test", **pipe)
+        steps = fit_phases(
+            [
+                _phase(STEPS[0], epochs, network, backbone, trainable=False, learning_rate=learning_rate,
+                       compile_options=compile_options),
+                _phase(STEPS[1], fine_tune_epochs, network, backbone, trainable=True, learning_rate=fine_tune_learning_rate,
+                       compile_options=compile_options),
+            ],
+            train_data, test_data, run, verbose,
+        )
+
+    final = run.save_model(network)
+    if not run.writer:
+        return {"model": card.name, "worker": distribution.cluster.index, "chief": False, "run": str(out)}
+    result = evaluate.keras_accuracy(final, data.pipeline(source, "test", batch_size=batch_size, image_size=size,
+                                                          channels=channels))
     history = run.history()
     summary = {
         "task": "finetune",

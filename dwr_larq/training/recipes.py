@@ -165,10 +165,12 @@ def _real_weights(layer, config: dict) -> dict:
 
 def with_real_weights(model):
     """A fresh copy of ``model`` whose quantized layers keep their input quantizer
-    (binary activations) but have real-valued, unclipped weights: ReActNet's step 1."""
+    (binary activations) but have real-valued, unclipped weights: ReActNet's step 1. It
+    starts from ``model``'s weights, so a seeded run starts from the same weights
+    whatever else drew random numbers (another strategy's copies, for instance)."""
     from dwr_larq.training.clones import rebuild
 
-    return rebuild(model, _real_weights, copy_weights=False)
+    return rebuild(model, _real_weights)
 
 
 def transfer_weights(source, target) -> None:

@@ -255,6 +255,7 @@ def train(model: str, *, dataset: str, epochs: int | None = None, batch_size: in
                      data_dir=data_dir, input_size=input_size, learning_rate=learning_rate, seed=seed, channels=channels)
     distribution.per_replica_batch(settings(recipe, epochs, batch_size, learning_rate).batch_size)
     with precision.global_policy(policy), distribution.strategy.scope():
+        tf.keras.utils.set_random_seed(seed)  # the same initial weights on every worker and every strategy
         plan_ = plan(model, mixed_precision=policy, **arguments)
         if distribution.replicas > 1:
             plan_.student = clones.synchronize_batch_norms(plan_.student)
