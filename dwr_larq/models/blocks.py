@@ -15,7 +15,7 @@ import larq as lq
 import tensorflow as tf
 
 from dwr_larq.models.kinds import KINDS
-from dwr_larq.models.layers import RepeatChannels, RPReLU, RSign
+from dwr_larq.models.layers import RepeatChannels, RPReLU, RSign, ZeroPadChannels
 
 BN_KWARGS = dict(momentum=0.9, epsilon=1e-5)
 BINARY_CONV_KWARGS = dict(
@@ -50,30 +50,34 @@ def binary_conv_bn(x, width: int, stride: int, input_quantizer, name: str, kerne
     return tf.keras.layers.BatchNormalization(name=f"{name}_bn", **BN_KWARGS)(x)
 
 
-def shortcut(x, width: int, stride: int, name: str):
-    """Identity, or the real-valued downsampling shortcut: 2x2 avg pool, 1x1 conv, BN."""
+def shortcut(x, width: int, stride: int, name: str, kind: str = "conv"):
+    """Identity, or the downsampling shortcut: 2x2 avg pool, then a 1x1 conv and BN
+    (``kind="conv"``) or zero-padded channels (``"pad"``, where the unit does not
+    narrow; see ``spec.SHORTCUTS``)."""
     if stride == 1 and x.shape[-1] == width:
         return x
     if stride > 1:
         x = tf.keras.layers.AveragePooling2D(stride, strides=stride, padding="same", name=f"{name}_pool")(x)
+    if kind == "pad" and width >= x.shape[-1]:
+        return ZeroPadChannels(width, name=f"{name}_pad")(x)
     x = tf.keras.layers.Conv2D(width, 1, use_bias=False, name=f"{name}_proj")(x)
     return tf.keras.layers.BatchNormalization(name=f"{name}_proj_bn", **BN_KWARGS)(x)
 
 
-def bireal_unit(x, width: int, stride: int, name: str):
+def bireal_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
     """Bi-Real: BN(bconv(sign(x))) + shortcut(x)."""
     y = binary_conv_bn(x, width, stride, "approx_sign", name)
-    return tf.keras.layers.add([y, shortcut(x, width, stride, f"{name}_shortcut")], name=f"{name}_add")
+    return tf.keras.layers.add([y, shortcut(x, width, stride, f"{name}_shortcut", shortcut_kind)], name=f"{name}_add")
 
 
-def reactnet_unit(x, width: int, stride: int, name: str):
+def reactnet_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
     """ReActNet: RPReLU(BN(bconv(RSign(x))) + shortcut(x))."""
     y = binary_conv_bn(x, width, stride, RSign(name=f"{name}_rsign"), name)
-    y = tf.keras.layers.add([y, shortcut(x, width, stride, f"{name}_shortcut")], name=f"{name}_add")
+    y = tf.keras.layers.add([y, shortcut(x, width, stride, f"{name}_shortcut", shortcut_kind)], name=f"{name}_add")
     return RPReLU(name=f"{name}_rprelu")(y)
 
 
-def vgg_unit(x, width: int, stride: int, name: str):
+def vgg_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
     """Binary VGG conv: bconv, then a max pool when ``stride > 1``, then BN."""
     x = lq.layers.QuantConv2D(
         width, 3, strides=1, input_quantizer="approx_sign", name=f"{name}_conv", **BINARY_CONV_KWARGS
@@ -83,7 +87,7 @@ def vgg_unit(x, width: int, stride: int, name: str):
     return tf.keras.layers.BatchNormalization(name=f"{name}_bn", **BN_KWARGS)(x)
 
 
-def reactnet_a_unit(x, width: int, stride: int, name: str):
+def reactnet_a_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
     """ReActNet-A (MobileNetV1 layout): a binary 3x3 conv that keeps the channels, then
     a binary 1x1 conv to ``width``, each with a shortcut and RPReLU.
 
@@ -110,10 +114,10 @@ UNITS = {
 }
 
 
-def block(x, kind: str, width: int, stride: int, name: str):
+def block(x, kind: str, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
     """One block of ``kind``: its units in sequence, the first one downsampling."""
     units = KINDS[kind].units_per_block
     for unit_index in range(units):
         unit_name = name if units == 1 else f"{name}_unit{unit_index + 1}"
-        x = UNITS[kind](x, width, stride if unit_index == 0 else 1, unit_name)
+        x = UNITS[kind](x, width, stride if unit_index == 0 else 1, unit_name, shortcut_kind)
     return x

@@ -123,7 +123,8 @@ def build(
         x = stem(inputs, spec)
         for stage, (depth, width, stride) in enumerate(zip(spec.depths, spec.widths, spec.strides), start=1):
             for index in range(depth):
-                x = block(x, spec.block, width, stride if index == 0 else 1, name=f"stage{stage}_block{index + 1}")
+                x = block(x, spec.block, width, stride if index == 0 else 1, name=f"stage{stage}_block{index + 1}",
+                          shortcut_kind=spec.shortcut)
 
         if include_top:
             x = head(x, spec, num_classes, classifier_activation)

@@ -20,11 +20,16 @@ class BlockKind:
 
     ``binary_macs`` gives one unit's binary MACs per output pixel from its input and
     output widths: the cost model DWR's reshaping keeps constant.
+
+    ``projects_shortcut``: a unit whose shape changes reaches its sum through the float
+    downsampling shortcut (avg pool, 1x1 conv, BN), which a spec may swap for avg pool
+    and zero-padded channels (``BackboneSpec.shortcut``).
     """
 
     units_per_block: int
     aligns_stem: bool
     binary_macs: Callable[[int, int], int]
+    projects_shortcut: bool = True
 
 
 def _conv3x3_macs(channels: int, width: int) -> int:
@@ -42,8 +47,9 @@ KINDS = {
     # The two-conv CIFAR basic block, with a shortcut around each binary conv as in
     # IR-Net's and Bi-Real's CIFAR ResNets (binary ResNets train poorly otherwise).
     "basic": BlockKind(2, aligns_stem=True, binary_macs=_conv3x3_macs),
-    "vgg": BlockKind(1, aligns_stem=False, binary_macs=_conv3x3_macs),
-    "reactnet_a": BlockKind(1, aligns_stem=False, binary_macs=_reactnet_a_macs),
+    "vgg": BlockKind(1, aligns_stem=False, binary_macs=_conv3x3_macs, projects_shortcut=False),
+    # Its shortcuts are parameter-free already: avg pool, and channels repeated.
+    "reactnet_a": BlockKind(1, aligns_stem=False, binary_macs=_reactnet_a_macs, projects_shortcut=False),
 }
 
 

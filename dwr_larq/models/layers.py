@@ -134,9 +134,15 @@ class ChannelAlign(_ToWidth):
         super().build(input_shape)
 
     def call(self, inputs, training=None):
+        # concat([x, extra])[..., :width], with the cut on the branch alone: the same
+        # values, without a slice of the whole widened tensor in the converted graph.
+        channels = inputs.shape[-1]
+        if self.width <= channels:
+            return self.prelu(inputs[..., : self.width])
         extra = self.bn(self.depthwise(inputs), training=training)
-        widened = tf.concat([inputs, extra], axis=-1)
-        return self.prelu(widened[..., : self.width])
+        if extra.shape[-1] > self.width - channels:
+            extra = extra[..., : self.width - channels]
+        return self.prelu(tf.concat([inputs, extra], axis=-1))
 
 
 @_register
@@ -145,5 +151,20 @@ class RepeatChannels(_ToWidth):
     shortcut to a wider feature map (ReActNet-A concatenates two copies to double)."""
 
     def call(self, inputs):
-        copies = math.ceil(self.width / inputs.shape[-1])
-        return tf.concat([inputs] * copies, axis=-1)[..., : self.width]
+        # Whole copies, then only the part of one more that is needed: no slice of the
+        # full concatenation (LCE keeps even an identity STRIDED_SLICE).
+        copies, rest = divmod(self.width, inputs.shape[-1])
+        parts = [inputs] * copies + ([inputs[..., :rest]] if rest else [])
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+
+
+@_register
+class ZeroPadChannels(_ToWidth):
+    """Appends zero channels up to ``width``: the parameter-free shortcut of the CIFAR
+    ResNet (option A), one PAD op in LCE's graph instead of a float 1x1 conv."""
+
+    def call(self, inputs):
+        extra = self.width - inputs.shape[-1]
+        if extra < 0:
+            raise ValueError(f"ZeroPadChannels cannot narrow {inputs.shape[-1]} channels to {self.width}")
+        return tf.pad(inputs, [[0, 0], [0, 0], [0, 0], [0, extra]]) if extra else inputs

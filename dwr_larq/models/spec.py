@@ -17,6 +17,12 @@ from dwr_larq.models.kinds import KINDS
 # Block kinds that ``dwr_larq.models.blocks`` knows how to build (their TF-free data is
 # in ``kinds``, so a spec validates without importing TensorFlow).
 BLOCK_KINDS = tuple(KINDS)
+# How a residual unit whose shape changes reaches its sum: "conv", the real-valued
+# downsampling shortcut (2x2 avg pool, 1x1 conv, BN; ReActNet's); "pad", 2x2 avg pool
+# then zero-padded channels (the CIFAR ResNet's option A): no float MACs, and on LCE's
+# ARM kernels 6-12% fewer instructions for the ResNet-18s (shared/arm-costs what-ifs).
+# Zero padding cannot narrow: a unit that narrows keeps the 1x1 conv under "pad" too.
+SHORTCUTS = ("conv", "pad")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class BackboneSpec:
 
     ``depths[i]`` blocks of width ``widths[i]``; the first block of stage ``i``
     downsamples by ``strides[i]`` (for ``vgg`` blocks: a max pool after the conv).
+    ``shortcut``: one of ``SHORTCUTS`` for the kinds with a projecting shortcut.
     """
 
     block: str
@@ -57,6 +64,7 @@ class BackboneSpec:
     stem: StemSpec = field(default_factory=StemSpec)
     head: HeadSpec = field(default_factory=HeadSpec)
     input_size: int = 224
+    shortcut: str = "conv"
 
     def __post_init__(self):
         for name in ("depths", "widths", "strides"):
@@ -117,3 +125,13 @@ def validate(spec: BackboneSpec) -> None:
     if not 0.0 <= spec.head.dropout < 1.0:
         raise ValueError(f"spec field 'head.dropout' must be in [0, 1), got {spec.head.dropout}")
     _positive_ints("input_size", [spec.input_size])
+    _validate_shortcut(spec)
+
+
+def _validate_shortcut(spec: BackboneSpec) -> None:
+    if spec.shortcut not in SHORTCUTS:
+        raise ValueError(f"spec field 'shortcut' must be one of {list(SHORTCUTS)}, got {spec.shortcut!r}")
+    if spec.shortcut == "conv":
+        return
+    if not KINDS[spec.block].projects_shortcut:
+        raise ValueError(f"spec field 'shortcut': {spec.block!r} blocks have no conv shortcut to replace; keep 'conv'")

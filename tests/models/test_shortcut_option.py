@@ -1,0 +1,60 @@
+"""The zero-padded shortcut is a spec option: existing specs keep the 1x1 conv shortcut."""
+
+import numpy as np
+import pytest
+
+from dwr_larq import zoo
+from dwr_larq.models.builder import build
+from dwr_larq.models.spec import BackboneSpec, StemSpec
+
+TINY = BackboneSpec(block="basic", depths=[1, 1], widths=[8, 16], strides=[1, 2], stem=StemSpec(width=8), input_size=16)
+
+
+def test_every_zoo_card_keeps_the_conv_shortcut():
+    assert {zoo.get_card(name).spec.shortcut for name in zoo.list_models()} == {"conv"}
+
+
+@pytest.mark.parametrize("block", ["bireal", "reactnet", "basic"])
+def test_pad_replaces_every_projection_and_adds_no_weights(block):
+    conv = build(TINY.replace(block=block), num_classes=10)
+    pad = build(TINY.replace(block=block, shortcut="pad"), num_classes=10)
+    assert any("_proj" in layer.name for layer in conv.layers)
+    assert not any("_proj" in layer.name for layer in pad.layers)
+    assert any(type(layer).__name__ == "ZeroPadChannels" for layer in pad.layers)
+    projections = sum(w.shape.num_elements() for w in conv.weights if "_proj" in w.name)  # conv and BN
+    assert projections > 0 and pad.count_params() == conv.count_params() - projections
+
+
+def test_a_unit_that_narrows_keeps_its_projection_under_pad():
+    model = build(TINY.replace(widths=(16, 8), shortcut="pad"), num_classes=10)
+    assert [layer.name for layer in model.layers if "_proj" in layer.name or "_pad" in layer.name] == [
+        "stage2_block1_unit1_shortcut_proj", "stage2_block1_unit1_shortcut_proj_bn"]
+
+
+def test_the_padded_channels_are_zero_and_the_others_the_pooled_input():
+    from dwr_larq.models.layers import ZeroPadChannels
+
+    x = np.random.default_rng(0).normal(size=(1, 2, 2, 3)).astype("float32")
+    y = ZeroPadChannels(5)(x).numpy()
+    assert np.array_equal(y[..., :3], x) and not y[..., 3:].any()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(shortcut="zero"), "'shortcut' must be one of \\['conv', 'pad'\\]"),
+        (dict(block="vgg", shortcut="pad"), "'vgg' blocks have no conv shortcut"),
+        (dict(block="reactnet_a", shortcut="pad"), "'reactnet_a' blocks have no conv shortcut"),
+    ],
+)
+def test_a_shortcut_that_cannot_work_is_refused_naming_it(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TINY.replace(**changes)
+
+
+def test_the_option_round_trips_through_a_card_dict():
+    spec = TINY.replace(shortcut="pad")
+    assert BackboneSpec.from_dict(spec.to_dict()) == spec
+    data = TINY.to_dict()
+    del data["shortcut"]  # cards written before the option
+    assert BackboneSpec.from_dict(data).shortcut == "conv"
