@@ -22,7 +22,8 @@ setup(
     # The zoo cards (and weights small enough to ship) live in the top-level zoo/ folder
     # and ship as dwr_larq.zoo_cards.
     package_dir={"dwr_larq": "dwr_larq", "dwr_larq.zoo_cards": "zoo"},
-    package_data={"dwr_larq.zoo_cards": ["*.json", "weights/*.h5"], "dwr_larq.models": ["imagenet_classes.tsv"]},
+    package_data={"dwr_larq.zoo_cards": ["*.json", "weights/*.h5"], "dwr_larq.models": ["imagenet_classes.tsv"],
+                  "dwr_larq.deploy": ["tflite_enums.json", "arm_cost_model.json"]},
     install_requires=requirements(),
     extras_require={"test": ["pytest>=7", "pytest-timeout"]},
     entry_points={"console_scripts": ["dwr-larq=dwr_larq.cli.main:main"]},

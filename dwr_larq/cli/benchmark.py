@@ -9,7 +9,7 @@ import click
 
 from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
 
-from dwr_larq.deploy import report
+from dwr_larq.deploy import arm_cost, report
 from dwr_larq.deploy.benchmark import BenchmarkError, DeviceError, Failure, LocalTimer, Plan, default_cache_dir, parse_threads, resolve_all
 from dwr_larq.deploy.timing import BCONV_KERNELS
 
@@ -84,7 +84,7 @@ class Outputs:
 @click.option("--remote-dir", default="/tmp/dwr-larq-benchmark", show_default=True, help="Where flatbuffers are copied on the device.")
 def benchmark(items, input_size, threads_text, runs, warmup, rounds, kernel, reference, json_path, csv_path, markdown_path,
               plot_path, cache_dir, remote, lce_benchmark_binary, remote_dir):
-    """Latency, peak memory, size, binary MACs and activations of ITEMS side by side.
+    """Latency, peak memory, size, binary MACs, activations and the ARM estimate of ITEMS side by side.
 
     ITEMS are zoo names (or card .json files), larq-zoo baselines (lqz:QuickNet,
     lqz:QuickNetSmall, lqz:BiRealNet, lqz:BinaryResNetE18; random weights) and
@@ -102,7 +102,7 @@ def benchmark(items, input_size, threads_text, runs, warmup, rounds, kernel, ref
 
     meta = {**report.host_meta(), "device": timer.device, "kernel": timer.kernel, "runs": runs, "warmup": warmup,
             "rounds": rounds, "threads": list(threads), "input_size": input_size, "reference": reference,
-            "items": list(items)}
+            "items": list(items), "arm_estimate": arm_cost.DESCRIPTION}
     outputs = Outputs(json_path, csv_path, markdown_path, plot_path, reference, meta)
     plan = Plan(sources, threads, runs, warmup, rounds, input_size, Path(cache_dir) if cache_dir else default_cache_dir())
 

@@ -46,26 +46,55 @@ def list_command(pattern, as_json):
 @click.argument("name")
 @click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the model's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-@click.option("--layers", is_flag=True, help="Also print Larq's per-layer profile.")
-def summary(name, input_size, as_json, layers):
-    """Cost figures of a zoo model (or a card file): MACs, OPs, params, size, activations."""
+@click.option("--layers", is_flag=True, help="Also print Larq's per-layer profile and the ARM estimate of every op.")
+@click.option("--arm/--no-arm", default=True, show_default=True,
+              help="Convert with LCE and estimate ARM instructions (the slow part: seconds per model).")
+def summary(name, input_size, as_json, layers, arm):
+    """Cost figures of a zoo model (or a card file): MACs, OPs, params, size, activations
+    and the ARM estimate (aarch64 instructions per inference of LCE 0.16's kernels on an
+    emulated Cortex-A72: a proxy for Raspberry Pi latency that ignores caches)."""
     quiet_tensorflow()
     from dwr_larq.models import costs
 
     card = _card(name)
     model = _build(card, input_size)
-    figures = costs.measure(model)
+    figures = costs.measure(model).to_dict()
+    estimate = None
+    if arm:
+        from dwr_larq.deploy import arm_cost
+
+        estimate = arm_cost.estimate_keras(model)
+        figures.update(estimate.to_dict(per_op=layers))
     if as_json:
-        click.echo(json.dumps({"name": card.name, **figures.to_dict()}, indent=2))
+        click.echo(json.dumps({"name": card.name, **figures}, indent=2))
         return
     if layers:
         import larq as lq
 
         lq.models.summary(model, print_fn=click.echo)
-    click.echo(f"{card.name} at {figures.input_shape[0]}x{figures.input_shape[1]}x{figures.input_shape[2]}")
-    for key, value in figures.to_dict().items():
-        if key != "input_shape":
-            click.echo(f"  {key:<22} {format_count(value, '.2f'):>10}")
+        if estimate:
+            _echo_arm_ops(estimate)
+    shape = figures["input_shape"]
+    click.echo(f"{card.name} at {shape[0]}x{shape[1]}x{shape[2]}")
+    for key, value in figures.items():
+        if key in ("input_shape", "arm_by_op_type", "arm_ops", "arm_complete") or (key == "arm_unestimated_ops" and not value):
+            continue
+        shown = ", ".join(value) if isinstance(value, list) else format_count(value, ".2f")
+        click.echo(f"  {key:<22} {shown:>10}")
+    if estimate:
+        from dwr_larq.deploy.arm_cost import DESCRIPTION
+
+        click.echo(f"  (arm_instructions: {DESCRIPTION}{'' if estimate.complete else '; unestimated ops not counted'})")
+
+
+def _echo_arm_ops(estimate) -> None:
+    """The per-op ARM estimate as a table: op, output shape, instructions, share."""
+    total = estimate.instructions
+    click.echo(f"{'#':>4}  {'op':<18} {'output':<20} {'ARM instr.':>12} {'share':>7}")
+    for op in estimate.ops:
+        value = "unestimated" if op.instructions is None else format_count(op.instructions, ".2f")
+        share = "" if op.instructions is None or not estimate.complete else f"{op.instructions / total:.1%}"
+        click.echo(f"{op.index:>4}  {op.op:<18} {str(op.output_shape):<20} {value:>12} {share:>7}")
 
 
 def _model_to_convert(name: str, input_size: int | None):

@@ -11,6 +11,7 @@ from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
 from dwr_larq import dwr
 from dwr_larq import zoo
 from dwr_larq.atomic import check_output_path, write_atomically
+from dwr_larq.dwr.budget import BUDGETS, LCE_DIVISOR
 from dwr_larq.zoo.cards import ModelCard
 
 
@@ -35,6 +36,14 @@ def describe(source_name, source_dataset, s, final, dataset, input_size) -> str:
     return text + "."
 
 
+def arm_figures(spec, source_spec) -> dict:
+    """The ARM estimate of ``spec`` and its ratio to ``source_spec``'s, for a card."""
+    from dwr_larq.dwr.budget import measure_arm
+
+    spec_arm, source_arm = measure_arm(spec), measure_arm(source_spec)
+    return {"arm_instructions": round(spec_arm), "arm_vs_source": round(spec_arm / source_arm, 4)}
+
+
 def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
     """A zoo card for a DWR result, with its provenance and measured figures."""
     from dwr_larq.models import costs
@@ -48,6 +57,8 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
         "binary_macs_vs_source": round(final.binary_macs / original.binary_macs, 4),
         "activations_vs_source": round(final.activations / original.activations, 4),
     }
+    if result.settings.get("budget") == "arm":
+        figures.update(arm_figures(result.final, result.original))
     provenance = {
         "kind": "dwr",
         "reshaped_from": source.name,
@@ -73,8 +84,10 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
 @click.option("--calibration-images", type=click.IntRange(min=2), default=400, show_default=True)
 @click.option("--eps", type=float, default=0.02, show_default=True, help="DBSCAN eps (cosine distance).")
 @click.option("--min-samples", type=POSITIVE_INT, default=5, show_default=True)
-@click.option("--divisor", type=POSITIVE_INT, default=8, show_default=True, help="Width multiple of the naive step.")
-@click.option("--budget", type=click.Choice(["binary_macs", "ops", "latency"]), default="binary_macs", show_default=True)
+@click.option("--divisor", type=POSITIVE_INT, default=LCE_DIVISOR, show_default=True,
+              help="Every width a multiple of this (32: what LCE bitpacks in whole words).")
+@click.option("--budget", type=click.Choice(BUDGETS), default="binary_macs", show_default=True,
+              help="What the final widths match: binary MACs, OPs, latency on this host or the ARM estimate.")
 @click.option("--tolerance", type=float, default=0.05, show_default=True)
 @click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True)
 def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, pretrain_epochs, train_images,
@@ -83,6 +96,10 @@ def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, p
     quiet_tensorflow()
     check_output_path(out)
     source = zoo.get_card(name_or_card)
+    if budget == "arm":  # before pre-training: a spec that does not convert has no ARM budget
+        from dwr_larq.dwr.budget import measure_arm
+
+        measure_arm(source.spec)
     size = input_size or source.spec.input_size
     train, classes, train_count = load_split(dataset, "train", size, train_images, batch_size, data_dir, True)
     calibration, _, calibration_count = load_split(dataset, "test", size, calibration_images, batch_size, data_dir, False)
@@ -100,5 +117,6 @@ def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, p
         click.echo(f"  stage {stage.stage}: {stage.channels} channels -> {stage.clusters} clusters + {stage.noise} noise")
     click.echo(f"searched: widths {list(result.searched.widths)}")
     click.echo(f"final:    depths {list(result.final.depths)} widths {list(result.final.widths)}")
-    click.echo(f"binary MACs x{card.figures['binary_macs_vs_source']}, activations x{card.figures['activations_vs_source']} of {source.name}")
+    arm = f", ARM estimate x{card.figures['arm_vs_source']}" if "arm_vs_source" in card.figures else ""
+    click.echo(f"binary MACs x{card.figures['binary_macs_vs_source']}, activations x{card.figures['activations_vs_source']}{arm} of {source.name}")
     click.echo(f"wrote {out}")

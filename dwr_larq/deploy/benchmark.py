@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from dwr_larq.deploy import arm_cost
 from dwr_larq.deploy.flatbuffer import FlatbufferError, binary_conv_figures, read_flatbuffer, read_lce_flatbuffer
 from dwr_larq.deploy.timer import BenchmarkError, DeviceError, Latency, LocalTimer, Timer  # noqa: F401 (the CLI's names)
 
@@ -159,7 +160,7 @@ class Prepared:
     path: Path
     input_size: int
     size_bytes: int
-    figures: dict  # binary_macs, packed_binary_macs, activations, binary_convs
+    figures: dict  # binary_macs, packed_binary_macs, activations, binary_convs, arm_instructions, arm_unestimated_ops
     conversion_seconds: float | None = None  # None: the user gave the .tflite
     cached: bool = False
 
@@ -190,11 +191,18 @@ def _convert_to_cache(source: Source, input_size: int, tflite: Path, sidecar: Pa
     return meta
 
 
+def flatbuffer_figures(flatbuffer: bytes) -> dict:
+    """What a flatbuffer alone tells: binary-conv figures and the ARM estimate."""
+    estimate = arm_cost.estimate(flatbuffer)
+    return {**binary_conv_figures(flatbuffer), "arm_instructions": round(estimate.instructions),
+            "arm_unestimated_ops": estimate.unestimated}
+
+
 def prepare(source: Source, input_size: int | None, cache_dir) -> Prepared:
     """Convert (or find in the cache) a Keras item; read a ``.tflite`` item's figures."""
     if source.kind == "tflite":
         flatbuffer = read_lce_flatbuffer(source.path)
-        figures = binary_conv_figures(flatbuffer)
+        figures = flatbuffer_figures(flatbuffer)
         side = figures["input_shape"][0] if figures["input_shape"] else None
         return Prepared(source, source.path, side, len(flatbuffer), figures)
 
@@ -214,8 +222,8 @@ def prepare(source: Source, input_size: int | None, cache_dir) -> Prepared:
             meta = None
     if not cached:
         meta = _convert_to_cache(source, size, tflite, sidecar, key)
-    packed = binary_conv_figures(read_flatbuffer(tflite))["packed_binary_macs"]
-    figures = {**meta["figures"], "packed_binary_macs": packed}
+    from_file = flatbuffer_figures(read_flatbuffer(tflite))
+    figures = {**meta["figures"], **{key: from_file[key] for key in ("packed_binary_macs", "arm_instructions", "arm_unestimated_ops")}}
     return Prepared(source, tflite, size, tflite.stat().st_size, figures, meta["conversion_seconds"], cached)
 
 
@@ -244,6 +252,8 @@ class Row:
     binary_macs: int | None
     packed_binary_macs: int | None
     activations: int | None
+    arm_instructions: int | None  # estimated (``dwr_larq.deploy.arm_cost``), over the ops it can price
+    arm_unestimated_ops: list | None  # ops the estimate could not price (then a lower bound)
     conversion_seconds: float | None
     conversion_cached: bool
     load_average: float | None
@@ -291,6 +301,8 @@ def make_row(prepared: Prepared, threads: int, latency: Latency, timer: Timer, w
         binary_macs=figures.get("binary_macs"),
         packed_binary_macs=figures.get("packed_binary_macs"),
         activations=figures.get("activations"),
+        arm_instructions=figures.get("arm_instructions"),
+        arm_unestimated_ops=figures.get("arm_unestimated_ops"),
         conversion_seconds=None if prepared.conversion_seconds is None else round(prepared.conversion_seconds, 2),
         conversion_cached=prepared.cached,
         load_average=load,

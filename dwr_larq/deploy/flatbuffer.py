@@ -19,7 +19,10 @@ input channels bitpacked into 32-bit words, so a conv reading C channels costs
 from __future__ import annotations
 
 import collections
+import json
+import math
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +75,10 @@ SCHEMA = {
 }
 # The scalar fields the check reads: table -> field -> (field index, struct format).
 SCALARS = {
-    "Tensor": {"Buffer": (2, "<I")},
-    "Operator": {"OpcodeIndex": (0, "<I"), "LargeCustomOptionsOffset": (9, "<Q"), "LargeCustomOptionsSize": (10, "<Q")},
+    "OperatorCode": {"DeprecatedBuiltinCode": (0, "<b"), "BuiltinCode": (3, "<i")},
+    "Tensor": {"Type": (1, "<b"), "Buffer": (2, "<I")},
+    "Operator": {"OpcodeIndex": (0, "<I"), "BuiltinOptionsType": (3, "<B"), "LargeCustomOptionsOffset": (9, "<Q"),
+                 "LargeCustomOptionsSize": (10, "<Q")},
     "Buffer": {"Offset": (1, "<Q"), "Size": (2, "<Q")},
     "Metadata": {"Buffer": (1, "<I")},
     "SignatureDef": {"SubgraphIndex": (4, "<I")},
@@ -120,10 +125,11 @@ class _Reader:
         self.need(start + 4, length * item_size, what)
         return start + 4, length
 
-    def string(self, table: _Table, index: int, what: str) -> None:
+    def string(self, table: _Table, index: int, what: str) -> bytes | None:
         found = self.vector(table, index, 1, what)
         if found and self.scalar("<B", found[0] + found[1], f"{what}'s terminator") != 0:
             raise _Corrupt(f"{what} is not a terminated string")
+        return None if found is None else self.data[found[0] : found[0] + found[1]]
 
 
 class _Table:
@@ -232,9 +238,8 @@ def _check_indices(reader: _Reader, model: dict) -> None:
                 raise _Corrupt(f"{entry['table'].what} names tensor {entry['table'].scalar('TensorIndex')} of {tensors}")
 
 
-def check_flatbuffer(data: bytes, path=None) -> bytes:
-    """``data`` if it is a whole TFLite flatbuffer, else a ``FlatbufferError`` naming
-    ``path`` and the first thing wrong; run before any interpreter sees the bytes."""
+def _checked_tree(data: bytes, path=None) -> tuple:
+    """(reader, the walked Model) of a whole TFLite flatbuffer, or a ``FlatbufferError``."""
     name = str(path) if path is not None else "flatbuffer"
     data = bytes(data)
     if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
@@ -242,10 +247,17 @@ def check_flatbuffer(data: bytes, path=None) -> bytes:
     reader = _Reader(data)
     try:
         root = reader.scalar("<I", 0, "the root offset")
-        _check_indices(reader, _walk(reader, root, "Model", "Model"))
+        model = _walk(reader, root, "Model", "Model")
+        _check_indices(reader, model)
     except _Corrupt as error:
         raise FlatbufferError(f"{name}: not a valid TFLite flatbuffer ({error}; is it truncated?)") from None
-    return data
+    return reader, model
+
+
+def check_flatbuffer(data: bytes, path=None) -> bytes:
+    """``data`` if it is a whole TFLite flatbuffer, else a ``FlatbufferError`` naming
+    ``path`` and the first thing wrong; run before any interpreter sees the bytes."""
+    return _checked_tree(data, path)[0].data
 
 
 def read_flatbuffer(path) -> bytes:
@@ -257,25 +269,152 @@ def read_flatbuffer(path) -> bytes:
 
 
 # --- what the file holds ---------------------------------------------------------------------
+# Read from the walked tree above, so no TensorFlow and no LCE: the ARM cost estimate
+# (``dwr_larq.deploy.arm_cost``) runs anywhere the package installs.
+
+_ENUMS = json.loads((Path(__file__).parent / "tflite_enums.json").read_text())
+BUILTIN_OPS = {int(code): name for code, name in _ENUMS["BuiltinOperator"].items()}
+TENSOR_TYPES = {int(code): name for code, name in _ENUMS["TensorType"].items()}
+PADDINGS = {0: "SAME", 1: "VALID"}
+
+# The builtin options the cost model and the figures read: union type -> (table, fields);
+# each field is (field index, struct format, default), as in TFLite's schema.fbs.
+_CONV = {"padding": (0, "<b", 0), "stride_w": (1, "<i", 0), "stride_h": (2, "<i", 0),
+         "dilation_w": (4, "<i", 1), "dilation_h": (5, "<i", 1)}
+BUILTIN_OPTIONS = {
+    1: ("Conv2DOptions", _CONV),
+    2: ("DepthwiseConv2DOptions", {"padding": (0, "<b", 0), "stride_w": (1, "<i", 0), "stride_h": (2, "<i", 0),
+                                   "depth_multiplier": (3, "<i", 0), "dilation_w": (5, "<i", 1), "dilation_h": (6, "<i", 1)}),
+    5: ("Pool2DOptions", {"padding": (0, "<b", 0), "stride_w": (1, "<i", 0), "stride_h": (2, "<i", 0),
+                          "filter_w": (3, "<i", 0), "filter_h": (4, "<i", 0)}),
+    10: ("ConcatenationOptions", {"axis": (0, "<i", 0)}),
+}
+# Ops whose second input is a weights tensor: its shape is the op's kernel shape
+# (CONV_2D [O,kh,kw,I], DEPTHWISE_CONV_2D [1,kh,kw,C], FULLY_CONNECTED [O,I], LceBconv2d
+# [O,kh,kw,ceil(I/32)] in bitpacked int32 words).
+KERNEL_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", BINARY_CONV_OP}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    shape: tuple
+    type: str
+    const: bool  # its data is in the file (weights, shapes), not computed at run time
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator of a TFLite graph, as far as its cost depends on it."""
+
+    index: int  # position in the subgraph's operator list (execution order)
+    name: str  # builtin name (CONV_2D) or custom code (LceBconv2d)
+    inputs: tuple  # TensorInfo, or None for an optional input left out
+    outputs: tuple
+    options: dict
+
+    @property
+    def activation_inputs(self) -> list:
+        """The non-constant inputs: what the op reads at run time."""
+        return [t for t in self.inputs if t is not None and not t.const]
+
+    @property
+    def kernel_shape(self) -> tuple | None:
+        if self.name in KERNEL_OPS and len(self.inputs) > 1 and self.inputs[1] is not None:
+            return self.inputs[1].shape
+        return None
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "op": self.name,
+                "input_shapes": [list(t.shape) for t in self.activation_inputs],
+                "output_shapes": [list(t.shape) for t in self.outputs],
+                "kernel_shape": None if self.kernel_shape is None else list(self.kernel_shape),
+                "options": self.options}
+
+
+def _option_values(reader: _Reader, node: dict | None, fields: dict, what: str) -> dict:
+    table = node["table"] if node else None
+    values = {}
+    for key, (index, fmt, default) in fields.items():
+        pos = table.field(index, struct.calcsize(fmt)) if table else None
+        values[key] = default if pos is None else reader.scalar(fmt, pos, f"{what}.{key}")
+    if "padding" in values:
+        values["padding"] = PADDINGS.get(values["padding"], values["padding"])
+    return values
+
+
+def _custom_options(reader: _Reader, vector, what: str) -> dict:
+    """An LCE op's flexbuffer options (channels_in, strides, padding, ...)."""
+    from flatbuffers import flexbuffers
+
+    start, length = vector or (0, 0)
+    if not length:
+        return {}
+    try:
+        options = flexbuffers.Loads(reader.data[start : start + length])
+    except Exception as error:  # the decoder is not bounds-checked: any failure means damaged options
+        raise _Corrupt(f"{what}'s custom options cannot be decoded ({type(error).__name__})") from None
+    return options if isinstance(options, dict) else {"value": options}
+
+
+def _op_name(reader: _Reader, code: dict) -> str:
+    table = code["table"]
+    custom = reader.string(table, SCHEMA["OperatorCode"]["CustomCode"][0], f"{table.what}.CustomCode")
+    if custom:
+        return custom.decode("utf-8", "replace")
+    number = max(table.scalar("BuiltinCode"), table.scalar("DeprecatedBuiltinCode"))
+    return BUILTIN_OPS.get(number, f"BUILTIN_{number}")
+
+
+def _tensor_info(reader: _Reader, tensor: dict, buffers: list) -> TensorInfo:
+    buffer = buffers[tensor["table"].scalar("Buffer")]
+    data = buffer.get("Data")
+    const = bool(data and data[1]) or (buffer["table"].scalar("Offset") > 1 and buffer["table"].scalar("Size") > 0)
+    kind = tensor["table"].scalar("Type")
+    return TensorInfo(tuple(int(d) for d in _ints(reader, tensor["Shape"])), TENSOR_TYPES.get(kind, str(kind)), const)
+
+
+def list_operators(flatbuffer: bytes, path=None) -> list:
+    """Every operator of the main subgraph, in execution order, with its tensors' shapes,
+    const-ness, kernel shape and the options the cost figures need. No TensorFlow."""
+    reader, model = _checked_tree(flatbuffer, path)
+    names = [_op_name(reader, code) for code in model["OperatorCodes"]]
+    subgraph = model["Subgraphs"][0]
+    tensors = [_tensor_info(reader, t, model["Buffers"]) for t in subgraph["Tensors"]]
+    operators = []
+    try:
+        for index, node in enumerate(subgraph["Operators"]):
+            table = node["table"]
+            name = names[table.scalar("OpcodeIndex")]
+            if name.startswith("Lce"):
+                options = _custom_options(reader, node["CustomOptions"], table.what)
+            else:
+                _, fields = BUILTIN_OPTIONS.get(table.scalar("BuiltinOptionsType"), (None, {}))
+                options = _option_values(reader, node["BuiltinOptions"], fields, table.what)
+            inputs = tuple(None if i < 0 else tensors[i] for i in _ints(reader, node["Inputs"]))
+            outputs = tuple(tensors[i] for i in _ints(reader, node["Outputs"]))
+            operators.append(Operator(index, name, inputs, outputs, options))
+    except _Corrupt as error:
+        raise FlatbufferError(f"{path or 'flatbuffer'}: not a valid TFLite flatbuffer ({error})") from None
+    return operators
+
+
+def model_input_shape(flatbuffer: bytes) -> list | None:
+    """The first input's shape without the batch axis."""
+    reader, model = _checked_tree(flatbuffer)
+    subgraph = model["Subgraphs"][0]
+    inputs = _ints(reader, subgraph["Inputs"])
+    if not len(inputs):
+        return None
+    return [int(d) for d in _ints(reader, subgraph["Tensors"][inputs[0]]["Shape"])][1:]
 
 
 def count_ops(flatbuffer: bytes) -> dict:
-    """Operator name -> count over all subgraphs (custom ops by their custom code)."""
-    from larq_compute_engine.mlir.python import tflite_schema
-
-    builtin_names = {v: k for k, v in vars(tflite_schema.BuiltinOperator).items() if not k.startswith("_")}
-    model = tflite_schema.Model.GetRootAsModel(bytearray(flatbuffer), 0)
-    counts = collections.Counter()
-    for s in range(model.SubgraphsLength()):
-        subgraph = model.Subgraphs(s)
-        for o in range(subgraph.OperatorsLength()):
-            code = model.OperatorCodes(subgraph.Operators(o).OpcodeIndex())
-            custom = code.CustomCode()
-            if custom:
-                counts[custom.decode()] += 1
-            else:
-                counts[builtin_names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]] += 1
-    return dict(sorted(counts.items()))
+    """Operator name -> count (custom ops by their custom code)."""
+    return dict(sorted(collections.Counter(op.name for op in list_operators(flatbuffer)).items()))
 
 
 def read_lce_flatbuffer(path) -> bytes:
@@ -292,34 +431,20 @@ def read_lce_flatbuffer(path) -> bytes:
     return data
 
 
-def _tensor_shape(subgraph, index: int) -> list:
-    return subgraph.Tensors(index).ShapeAsNumpy().tolist()
-
-
 def binary_conv_figures(flatbuffer: bytes) -> dict:
     """Binary convs, binary MACs, packed binary MACs (input channels rounded up to whole
     32-bit words, what the kernels compute) and activations (elements entering binary convs)."""
-    from flatbuffers import flexbuffers
-    from larq_compute_engine.mlir.python import tflite_schema
-
-    model = tflite_schema.Model.GetRootAsModel(bytearray(flatbuffer), 0)
     convs = macs = packed = activations = 0
-    input_shape = None
-    for s in range(model.SubgraphsLength()):
-        subgraph = model.Subgraphs(s)
-        if s == 0 and subgraph.InputsLength():
-            input_shape = _tensor_shape(subgraph, subgraph.Inputs(0))[1:]
-        for o in range(subgraph.OperatorsLength()):
-            op = subgraph.Operators(o)
-            if model.OperatorCodes(op.OpcodeIndex()).CustomCode() != BINARY_CONV_OP.encode():
-                continue
-            channels_in = flexbuffers.Loads(op.CustomOptionsAsNumpy().tobytes())["channels_in"]
-            _, in_h, in_w, _ = _tensor_shape(subgraph, op.Inputs(0))
-            out_channels, k_h, k_w, words = _tensor_shape(subgraph, op.Inputs(1))  # OHWI, I in 32-bit words
-            _, out_h, out_w, _ = _tensor_shape(subgraph, op.Outputs(0))
-            convs += 1
-            macs += out_h * out_w * out_channels * k_h * k_w * channels_in
-            packed += out_h * out_w * out_channels * k_h * k_w * words * 32
-            activations += in_h * in_w * channels_in
+    for op in list_operators(flatbuffer):
+        if op.name != BINARY_CONV_OP:
+            continue
+        channels_in = op.options["channels_in"]
+        _, in_h, in_w, _ = op.inputs[0].shape
+        out_channels, k_h, k_w, words = op.kernel_shape  # OHWI, I in 32-bit words
+        _, out_h, out_w, _ = op.outputs[0].shape
+        convs += 1
+        macs += out_h * out_w * out_channels * k_h * k_w * channels_in
+        packed += out_h * out_w * out_channels * k_h * k_w * words * 32
+        activations += in_h * in_w * channels_in
     return {"binary_convs": convs, "binary_macs": macs, "packed_binary_macs": packed, "activations": activations,
-            "input_shape": input_shape}
+            "input_shape": model_input_shape(flatbuffer)}

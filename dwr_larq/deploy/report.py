@@ -34,6 +34,14 @@ def _mib(value) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
+def _arm(row) -> str:
+    """The estimate, marked ``+?`` when some ops could not be priced (a lower bound)."""
+    value = row.get("arm_instructions")
+    if value is None:
+        return "n/a"
+    return format_count(value) + ("+?" if row.get("arm_unestimated_ops") else "")
+
+
 def _seconds(row) -> str:
     seconds = row.get("conversion_seconds")
     return "given" if seconds is None else f"{seconds:.1f}"
@@ -49,6 +57,7 @@ COLUMNS = [
     ("x ref", lambda r: "" if r.get("ratio") is None else f"{r['ratio']:.2f}"),
     ("binary MACs", lambda r: _count(r["binary_macs"])),
     ("activations", lambda r: _count(r["activations"])),
+    ("ARM instr. (est.)", _arm),
     ("peak MiB", lambda r: _mib(r["peak_memory_mb"])),
     ("tflite MiB", lambda r: f"{r['tflite_bytes'] / 2**20:.2f}"),
     ("convert s", _seconds),
@@ -101,6 +110,8 @@ def describe(meta: dict) -> str:
         parts.append(f"x ref: median over {meta['reference']}'s at the same thread count")
     if meta.get("load_average"):
         parts.append(f"load average {meta['load_average']}")
+    if meta.get("arm_estimate"):
+        parts.append(f"ARM instr. (est.): {meta['arm_estimate']}, not measured here")
     return "; ".join(parts)
 
 

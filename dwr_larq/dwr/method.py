@@ -8,7 +8,9 @@ The method (Xue et al., AAAI 2023) in three steps:
    naive network, cluster each stage's output channels with DBSCAN; the stage's new
    width is the number of clusters plus noise points (the distinct channels).
 3. ``budget.match_budget(spec, reference)``: scale all widths by one factor, keeping the
-   searched proportions, until a budget (binary MACs, OPs or latency) matches.
+   searched proportions, until a budget (binary MACs, OPs, latency or the ARM estimate)
+   matches, with widths in multiples of ``divisor`` (default 32, what LCE packs in whole:
+   see ``budget.LCE_DIVISOR``).
 
 ``reshape(...)`` runs the three with a Keras ``fit`` pre-training in between.
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dwr_larq.dwr.budget import match_budget, naive
+from dwr_larq.dwr.budget import LCE_DIVISOR, match_budget, naive
 from dwr_larq.dwr.search import width_search
 from dwr_larq.models.spec import BackboneSpec
 
@@ -104,7 +106,7 @@ def reshape(
     eps: float = 0.02,
     min_samples: int = 5,
     metric: str = "cosine",
-    divisor: int = 8,
+    divisor: int = LCE_DIVISOR,
     budget: str = "binary_macs",
     tolerance: float = 0.05,
     batch_size: int = 64,
@@ -117,8 +119,10 @@ def reshape(
 
     ``train_data``: a ``(images, labels)`` tuple of arrays or a batched
     ``tf.data.Dataset`` of (images, labels) with ``num_classes`` classes (default: the
-    spec's); ``calibration_data``: images (an array or a dataset). The final spec
-    keeps the original's head and should then be trained from scratch.
+    spec's); ``calibration_data``: images (an array or a dataset). Widths are multiples
+    of ``divisor`` at every step; a budget that rounding cannot reach raises
+    ``budget.BudgetMiss`` naming the miss. The final spec keeps the original's head and
+    should then be trained from scratch.
     """
     naive_spec = naive(original, s, divisor)
     model, history = pretrain(
@@ -126,7 +130,7 @@ def reshape(
         num_classes=num_classes,
     )
     searched, stages = width_search(model, naive_spec, calibration_data, eps, min_samples, metric)
-    final = match_budget(searched, original, by=budget, tolerance=tolerance)
+    final = match_budget(searched, original, by=budget, tolerance=tolerance, divisor=divisor)
     calibration_images = len(calibration_data) if isinstance(calibration_data, np.ndarray) else None
     settings = {
         "s": s,

@@ -168,9 +168,30 @@ def test_match_budget_with_a_custom_budget():
     assert abs(sum(matched.widths) / sum(reference.widths) - 1) <= 0.02
 
 
-def test_match_budget_warns_when_rounding_makes_it_unreachable():
-    with pytest.warns(UserWarning, match="outside"):
+def test_match_budget_says_by_how_much_rounding_makes_it_miss():
+    from dwr_larq.dwr.budget import BudgetMiss
+
+    with pytest.raises(BudgetMiss, match=r"multiples of 64 cannot reach ±1% .* widths \[64, 64\], is \+\d+\.\d% from it") as miss:
         dwr.match_budget(TINY.replace(widths=(5, 7)), TINY, divisor=64, tolerance=0.01)
+    assert miss.value.closest.widths == (64, 64) and miss.value.error > 0.01
+    with pytest.warns(UserWarning, match=r"is \+\d+\.\d% from it"):
+        assert dwr.match_budget(TINY.replace(widths=(5, 7)), TINY, divisor=64, tolerance=0.01, on_miss="warn").widths == (64, 64)
+
+
+def test_match_budget_steps_single_stages_when_one_factor_jumps_over_the_target():
+    """Multiples of 64 on ResNet18DWR: one factor gives -12.1% or more than +2%; stepping stages reaches 2%."""
+    from dwr_larq.dwr.budget import _stage_costs
+
+    def binary_macs(spec):  # the blocks' TF-free cost model: no model to build
+        return sum(_stage_costs(spec, spec.depths, spec.widths))
+
+    reference = zoo.get_card("BiRealResNet18").spec
+    dwr_spec = zoo.get_card("ResNet18DWR").spec
+    uniform = dwr.scale_widths(dwr_spec, 1.0, 64)
+    assert abs(binary_macs(uniform) / binary_macs(reference) - 1) > 0.02
+    matched = dwr.match_budget(dwr_spec, reference, by=binary_macs, divisor=64, tolerance=0.02)
+    assert all(w % 64 == 0 for w in matched.widths)
+    assert abs(binary_macs(matched) / binary_macs(reference) - 1) <= 0.02
 
 
 def test_match_budget_rejects_an_unknown_budget():

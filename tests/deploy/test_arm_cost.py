@@ -1,0 +1,246 @@
+"""The ARM estimate against the shared measurements of LCE 0.16's aarch64 kernels
+(tests/data/arm_costs, copied from shared/arm-costs).
+
+Three layers, so a failure says which part is wrong: the cost model's features over the
+measured op records reproduce every measured total; the TF-free flatbuffer reader lists
+the same ops, shapes and options for today's conversions; and the estimate of today's
+conversion of each zoo model stays within 5% of its measured total and its DWR/original
+ratio within 0.03. Each model is converted once per session; the ImageNet-sized
+conversions (10-60 s each on a loaded 2-core host) are ``slow``.
+"""
+
+import csv
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dwr_larq import zoo
+from dwr_larq.deploy import arm_cost, flatbuffer
+from dwr_larq.deploy.flatbuffer import Operator, TensorInfo
+
+DATA = Path(__file__).parent.parent / "data" / "arm_costs"
+MEASURED = {m["name"]: m for m in json.loads((DATA / "models.json").read_text())}
+PAIRS = list(csv.DictReader((DATA / "pairs.tsv").read_text().splitlines(), delimiter="\t"))
+RECORDS = [json.loads(line) for line in (DATA / "ops_bgemm.jsonl").read_text().splitlines()]
+# Zoo models small enough to convert in the fast suite (CIFAR-10, 32x32).
+CIFAR = [name for name in zoo.list_models() if zoo.get_card(name).spec.input_size == 32]
+BASELINES = [name for name in MEASURED if name.startswith("lqz:")]
+
+
+def all_zoo_params():
+    return [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in zoo.list_models()]
+
+
+def recorded_operator(record) -> Operator:
+    """A measured op record as the reader's ``Operator`` (pool sizes under the reader's names)."""
+    options = dict(record["options"])
+    if "filterWidth" in options:
+        options = {"filter_w": options["filterWidth"], "filter_h": options["filterHeight"]}
+    inputs = tuple(None if t is None else TensorInfo(tuple(t["shape"]), t["type"], t["const"]) for t in record["inputs"])
+    outputs = tuple(TensorInfo(tuple(t["shape"]), t["type"], False) for t in record["outputs"])
+    return Operator(record["node"], record["op"], inputs, outputs, options)
+
+
+def records_of(name):
+    return sorted((r for r in RECORDS if r["model"] == name), key=lambda r: r["node"])
+
+
+@pytest.fixture(scope="session")
+def converted():
+    """Model name -> its flatbuffer today, converted on first use and kept for the session."""
+    from dwr_larq.deploy import benchmark
+    from dwr_larq.deploy.convert import to_flatbuffer
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            source = benchmark.resolve(name)
+            model = benchmark.build_keras(source, benchmark.default_input_size(source))
+            cache[name] = to_flatbuffer(model)
+        return cache[name]
+
+    return get
+
+
+# --- the cost model over the measured ops ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_the_features_over_the_measured_ops_reproduce_each_measured_total(name):
+    total = sum(arm_cost.op_instructions(recorded_operator(r)) for r in records_of(name))
+    assert total == pytest.approx(MEASURED[name]["instructions_bgemm"], rel=0.05)
+
+
+def test_every_measured_op_type_has_a_cost_model():
+    assert {r["op"] for r in RECORDS} <= set(arm_cost.cost_model()["op_models"])
+
+
+def test_an_op_without_a_cost_model_is_listed_never_zero():
+    ops = (flatbuffer.Operator(0, "CONV_2D", (TensorInfo((1, 8, 8, 3), "FLOAT32", False), TensorInfo((4, 3, 3, 3), "FLOAT32", True)),
+                               (TensorInfo((1, 8, 8, 4), "FLOAT32", False),), {}),
+           flatbuffer.Operator(1, "TANH", (TensorInfo((1, 8, 8, 4), "FLOAT32", False),), (TensorInfo((1, 8, 8, 4), "FLOAT32", False),), {}))
+    result = arm_cost.ArmEstimate(tuple(arm_cost.OpCost(op.index, op.name, list(op.outputs[0].shape), arm_cost.op_instructions(op))
+                                        for op in ops))
+    assert result.unestimated == ["TANH"] and not result.complete
+    assert result.ops[1].instructions is None and result.instructions == result.ops[0].instructions > 0
+    figures = result.to_dict(per_op=True)
+    assert figures["arm_unestimated_ops"] == ["TANH"] and figures["arm_ops"][1]["arm_instructions"] is None
+    assert figures["arm_by_op_type"]["TANH"] == {"count": 1, "arm_instructions": None, "share": None}
+    assert figures["arm_by_op_type"]["CONV_2D"]["share"] is None  # shares of an incomplete total are unknown
+    with pytest.raises(ValueError, match="no ARM cost model for op.s. TANH"):
+        arm_cost.require_complete(result, "test model")
+
+
+# --- the reader against the measured graphs ------------------------------------------------
+
+UNCHANGED = [n for n in CIFAR if not any(r["op"] in ("STRIDED_SLICE", "CONCATENATION") for r in records_of(n))]
+
+
+@pytest.mark.parametrize("name", UNCHANGED)
+def test_the_reader_lists_the_ops_that_were_measured(name, converted):
+    """Models without ChannelAlign/RepeatChannels convert to the graphs that were measured."""
+    ops = flatbuffer.list_operators(converted(name))
+    records = records_of(name)
+    assert [op.name for op in ops] == [r["op"] for r in records]
+    for op, record in zip(ops, records):
+        assert op.to_dict()["input_shapes"] == record["input_shapes"], (name, op.index)
+        assert op.to_dict()["output_shapes"] == record["output_shapes"], (name, op.index)
+        assert op.to_dict()["kernel_shape"] == record["kernel_shape"], (name, op.index)
+        assert [t and t.const for t in op.inputs] == [t and t["const"] for t in record["inputs"]], (name, op.index)
+        if op.name.startswith("Lce"):
+            assert op.options == record["options"]
+        if "filterWidth" in record["options"]:
+            assert (op.options["filter_w"], op.options["stride_h"]) == (record["options"]["filterWidth"], record["options"]["strideH"])
+        if op.name == "CONV_2D":
+            assert (op.options["padding"], op.options["stride_w"]) == (record["options"]["padding"], record["options"]["strideW"])
+
+
+def test_the_reader_and_estimate_import_no_tensorflow(converted, tmp_path):
+    path = tmp_path / "m.tflite"
+    path.write_bytes(converted("ResNet20"))
+    code = ("import sys; from dwr_larq.deploy import arm_cost; "
+            f"e = arm_cost.estimate(open({str(path)!r}, 'rb').read()); "
+            "assert e.complete and e.instructions > 0; assert 'tensorflow' not in sys.modules, 'TF imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# --- today's conversions against the measured totals and ratios -----------------------------
+
+
+@pytest.mark.parametrize("name", all_zoo_params() + [pytest.param(n, marks=pytest.mark.slow) for n in BASELINES])
+def test_the_estimate_of_each_model_is_within_5_percent_of_its_measurement(name, converted):
+    result = arm_cost.estimate(converted(name))
+    assert result.complete, result.unestimated
+    assert result.instructions == pytest.approx(MEASURED[name]["instructions_bgemm"], rel=0.05)
+
+
+def pair_params():
+    return [pytest.param(p["original"], p["dwr"], id=p["dwr"],
+                         marks=() if p["dwr"] in CIFAR else pytest.mark.slow) for p in PAIRS]
+
+
+@pytest.mark.parametrize("original, dwr", pair_params())
+def test_each_dwr_over_original_ratio_is_within_0_03_of_the_measured_one(original, dwr, converted):
+    measured = next(float(p["ratio_bgemm"]) for p in PAIRS if p["dwr"] == dwr)
+    ratio = arm_cost.estimate(converted(dwr)).instructions / arm_cost.estimate(converted(original)).instructions
+    assert abs(ratio - measured) <= 0.03, (ratio, measured)
+
+
+def test_the_enum_names_are_lces_schema():
+    from larq_compute_engine.mlir.python import tflite_schema
+
+    ops = {v: k for k, v in vars(tflite_schema.BuiltinOperator).items() if not k.startswith("_")}
+    types = {v: k for k, v in vars(tflite_schema.TensorType).items() if not k.startswith("_")}
+    assert flatbuffer.BUILTIN_OPS == ops and flatbuffer.TENSOR_TYPES == types
+    options = {v: k for k, v in vars(tflite_schema.BuiltinOptions).items() if not k.startswith("_")}
+    for code, (table, fields) in flatbuffer.BUILTIN_OPTIONS.items():
+        assert options[code] == table
+        for key, (index, _, _) in fields.items():
+            camel = {"filter_w": "FilterWidth", "filter_h": "FilterHeight", "dilation_w": "DilationWFactor",
+                     "dilation_h": "DilationHFactor"}.get(key) or "".join(part.title() for part in key.split("_")).replace("StrideW", "StrideW")
+            source = inspect.getsource(getattr(getattr(tflite_schema, table), camel))
+            assert f"self._tab.Offset({4 + 2 * index})" in source, f"{table}.{key}"
+
+
+# --- where the estimate is reported ---------------------------------------------------------
+
+
+def run_cli(*args):
+    from click.testing import CliRunner
+
+    from dwr_larq.cli.main import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_summary_reports_the_estimate_and_each_op(converted):
+    result = run_cli("summary", "ResNet20DWR", "--json", "--layers")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    expected = arm_cost.estimate(converted("ResNet20DWR"))
+    assert figures["arm_instructions"] == round(expected.instructions) and figures["arm_unestimated_ops"] == []
+    assert [op["op"] for op in figures["arm_ops"]] == [op.name for op in flatbuffer.list_operators(converted("ResNet20DWR"))]
+    assert sum(op["arm_instructions"] for op in figures["arm_ops"]) == pytest.approx(figures["arm_instructions"], abs=len(figures["arm_ops"]))
+
+
+def test_benchmark_rows_carry_the_estimate_beside_the_timings(tmp_path):
+    from benchmark_helpers import write_tiny_card
+
+    card = write_tiny_card(tmp_path)
+    out = tmp_path / "bench.json"
+    result = run_cli("benchmark", str(card), "--runs", "1", "--warmup", "1", "--cache-dir", str(tmp_path / "cache"), "--json", str(out))
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["arm_instructions"] == round(arm_cost.estimate(Path(row["tflite"]).read_bytes()).instructions) > 0
+    assert "ARM instr. (est.)" in result.output and "not measured here" in result.output
+
+
+def test_a_model_that_does_not_convert_has_no_arm_budget_and_says_why(monkeypatch, tmp_path):
+    from dwr_larq.deploy import convert
+
+    def refuse(model):
+        raise RuntimeError("converter said no")
+
+    monkeypatch.setattr(convert, "to_flatbuffer", refuse)
+    result = run_cli("reshape", "ResNet20", "--budget", "arm", "--out", str(tmp_path / "card.json"))
+    assert result.exit_code == 1
+    assert "does not convert with LCE, so it has no ARM estimate: RuntimeError: converter said no" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "card.json").exists()
+
+
+# --- the converted graphs of the cheaper layers ---------------------------------------------
+
+
+def test_channel_align_slices_only_its_depthwise_branch(converted):
+    spec = zoo.get_card("ResNet18CIFARDWR").spec
+    slices = [op for op in flatbuffer.list_operators(converted("ResNet18CIFARDWR")) if op.name == "STRIDED_SLICE"]
+    assert [(op.inputs[0].shape[-1], op.outputs[0].shape[-1]) for op in slices] == [(spec.stem.width, spec.widths[0] - spec.stem.width)]
+
+
+@pytest.mark.parametrize("widths, slices", [((16, 32, 64), []), ((16, 40), [(16, 8)])], ids=["doubling", "not-a-multiple"])
+def test_repeat_channels_leaves_no_full_size_slice(widths, slices):
+    """Doubling is two whole copies (no slice); 16 -> 40 slices 8 of the 16 input channels, not 40 of 48."""
+    from dwr_larq.deploy.convert import to_flatbuffer
+    from dwr_larq.models.builder import build
+    from dwr_larq.models.spec import BackboneSpec, StemSpec
+
+    spec = BackboneSpec(block="reactnet_a", depths=[1] * len(widths), widths=widths, strides=[1] + [2] * (len(widths) - 1),
+                        stem=StemSpec(width=16), input_size=16)
+    ops = flatbuffer.list_operators(to_flatbuffer(build(spec, num_classes=10)))
+    cut = [(op.inputs[0].shape[-1], op.outputs[0].shape[-1]) for op in ops if op.name == "STRIDED_SLICE"]
+    assert cut == slices
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, whatif, measured", [("BiRealResNet18", "ref_BiReal_pad_shortcuts", 111970736),
+                                                    ("ResNet18DWR", "c_pad_shortcuts", 113460093)])
+def test_the_pad_shortcut_estimate_matches_its_what_if_measurement(name, whatif, measured):
+    """shared/arm-costs/whatif.json measured both ResNet-18s with avg pool + zero-padded shortcuts."""
+    result = arm_cost.estimate_spec(zoo.get_card(name).spec.replace(shortcut="pad"))
+    assert result.complete and "PAD" in [op.op for op in result.ops]
+    assert result.instructions == pytest.approx(measured, rel=0.05)
