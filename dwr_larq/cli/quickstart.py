@@ -4,7 +4,9 @@
    (``zoo.X(weights="fashion_mnist")``: no download).
 2. Evaluate them on all 10,000 Fashion-MNIST test images, in Keras and, converted with
    LCE, in LCE's interpreter.
-3. Print their costs side by side: binary MACs, activations, size, latency on this host.
+3. Print their costs side by side: binary MACs, activations, size, latency on this host
+   and the ARM estimate (``dwr_larq.deploy.arm_cost``: instructions per inference of
+   LCE's aarch64 kernels, estimated from the flatbuffer's ops).
 4. Transfer learning: fine-tune the DWR backbone on scikit-learn's digits (bundled, no
    download) and report its accuracy.
 
@@ -46,7 +48,7 @@ def model_row(name: str, out: Path, source, log=print) -> dict:
     """Load one zoo model with its shipped weights, convert it, and measure it; ``source``
     is Fashion-MNIST, or None when the data is not available."""
     from dwr_larq import zoo
-    from dwr_larq.deploy import convert
+    from dwr_larq.deploy import arm_cost, convert
     from dwr_larq.deploy.timer import LocalTimer
     from dwr_larq.models import costs
     from dwr_larq.training import data, evaluate
@@ -77,6 +79,7 @@ def model_row(name: str, out: Path, source, log=print) -> dict:
         "size_bytes": figures.size_bytes,
         "tflite_bytes": len(flatbuffer),
         "latency_ms": latency.median_ms,
+        "arm_instructions": arm_cost.require_complete(arm_cost.estimate(flatbuffer, tflite), label),
     }
 
 
@@ -102,6 +105,7 @@ COLUMNS = (
     ("activations", "activations", _count),
     ("size", "size_bytes", lambda v: f"{v / 2**20:.2f} MiB"),
     ("x86 latency", "latency_ms", "{:.3f} ms"),
+    ("ARM estimate", "arm_instructions", lambda v: f"{_count(v)} instr."),
 )
 
 
@@ -151,7 +155,8 @@ def quickstart_command(out, transfer_epochs, fine_tune_epochs):
     write_atomically(out / "quickstart.json", json.dumps(report, indent=2) + "\n")
     click.echo("")
     where = f"{rows[0]['test_images']} {DATASET} test images" if source is not None else f"no {DATASET} data"
-    click.echo(f"Shipped {TAG} weights on {where}; latency: LCE interpreter on this host, 1 thread, median of {LATENCY_RUNS}")
+    click.echo(f"Shipped {TAG} weights on {where}; latency: LCE interpreter on this host, 1 thread, median of {LATENCY_RUNS}; "
+               "ARM estimate: instructions per inference of LCE 0.16's aarch64 kernels (Cortex-A72, 1 thread)")
     click.echo(table(rows))
     for row in rows:
         if row["keras_accuracy"] is not None:

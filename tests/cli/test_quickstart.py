@@ -13,6 +13,7 @@ from data_helpers import write_fashion
 from dwr_larq import zoo
 from dwr_larq.cli import quickstart
 from dwr_larq.cli.main import main
+from dwr_larq.deploy import arm_cost
 from dwr_larq.training import keras_datasets
 
 TINY_CARD = tiny_card()
@@ -21,12 +22,12 @@ TINY_CARD = tiny_card()
 def test_table_has_one_row_per_model_and_formats_units():
     row = dict(
         model="A", keras_accuracy=0.9861, tflite_accuracy=0.9833, binary_macs=575_000_000, activations=527_000,
-        size_bytes=1.54 * 2**20, latency_ms=12.345, train_images_per_second=42.42,
+        size_bytes=1.54 * 2**20, latency_ms=12.345, train_images_per_second=42.42, arm_instructions=4_700_068,
     )
     lines = quickstart.table([row, {**row, "model": "LongerName"}]).splitlines()
     assert len(lines) == 4 and lines[0].split()[:3] == ["model", "Keras", "acc"]
     assert "98.61%" in lines[2] and "98.33%" in lines[2] and "575M" in lines[2] and "527k" in lines[2]
-    assert "1.54 MiB" in lines[2] and "12.345 ms" in lines[2]
+    assert "1.54 MiB" in lines[2] and "12.345 ms" in lines[2] and "4.7M instr." in lines[2]
     assert len(set(len(line) for line in lines)) == 1
 
 
@@ -80,6 +81,8 @@ def test_quickstart_evaluates_shipped_weights_then_fine_tunes(tiny_quickstart, m
         assert abs(row["keras_accuracy"] - row["tflite_accuracy"]) <= 1 / 40
         assert row["latency_ms"] > 0 and row["binary_macs"] > 0
         assert (out / f"{row['model']}.tflite").stat().st_size == row["tflite_bytes"]
+        tflite = out / f"{row['model']}.tflite"
+        assert row["arm_instructions"] == arm_cost.estimate(tflite.read_bytes()).instructions > 0
     transfer = report["transfer"]
     assert transfer["dataset"] == "digits" and transfer["test_images"] == 360 and transfer["epochs"] == 2
     assert json.loads((out / "TinyB-on-digits" / "config.json").read_text())["channels"] == 1
