@@ -451,9 +451,10 @@ def pipeline(
     """Batched ``(images in [-1, 1], labels)``; training splits are shuffled and augmented.
 
     ``channels`` (1 or 3) converts grey to RGB or back; by default the source's own.
-    ``shard=(workers, index)`` reads only this worker's share of the split, batched at
-    the global ``batch_size``: tf.distribute then splits each batch between the
-    replicas, so every step still trains on one global batch (see ``training.strategy``).
+    ``shard=(workers, index)`` reads only this worker's share of the split, chosen before
+    decoding, in batches of ``batch_size / workers``: every step then trains on one
+    global batch of ``batch_size`` over all workers, which tf.distribute splits between
+    each worker's replicas (``Pipeline.batch_size`` stays the global batch).
     ``policy`` replaces the source's augmentation (a recipe's own, e.g. with lighting)."""
     _check_split(split)
     batch_size = check_batch_size(batch_size)
@@ -478,7 +479,7 @@ def pipeline(
     # One seed per example, new each epoch, in the (shuffled) order of the examples.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
     dataset = tf.data.Dataset.zip((dataset, seeds)).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size // shard[0]).prefetch(tf.data.AUTOTUNE)
     if shard[0] > 1:  # already sharded above: tf.distribute must not shard it again
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

@@ -123,10 +123,15 @@ def resolve(name: str = "auto") -> Distribution:
     """The strategy called ``name`` (see the module docstring), created and described."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-    if name == "multiworker":  # validated before TensorFlow sees it
-        cluster = read_tf_config(os.environ.get("TF_CONFIG"))
     import tensorflow as tf
 
+    if name == "multiworker":  # TF_CONFIG validated before TensorFlow sees it
+        cluster = read_tf_config(os.environ.get("TF_CONFIG"))
+        try:  # before anything lists devices: that starts the runtime, too late for collectives
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as error:
+            raise ValueError(f"strategy 'multiworker' must be created before TensorFlow runs anything: {error}") from None
+        return Distribution("multiworker", strategy, "GPU" if _devices("GPU") else "CPU", cluster)
     gpus = _devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "one"
@@ -135,10 +140,4 @@ def resolve(name: str = "auto") -> Distribution:
         return Distribution("one", tf.distribute.get_strategy(), device)
     if name == "mirrored":
         return Distribution("mirrored", tf.distribute.MirroredStrategy(devices=gpus or _devices("CPU")), device)
-    if name == "tpu":
-        return Distribution("tpu", _tpu(tf), "TPU")
-    try:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    except RuntimeError as error:  # collectives configured after TensorFlow started running ops
-        raise ValueError(f"strategy 'multiworker' must be created before TensorFlow runs anything: {error}") from None
-    return Distribution("multiworker", strategy, device, cluster)
+    return Distribution("tpu", _tpu(tf), "TPU")
