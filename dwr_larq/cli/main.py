@@ -146,10 +146,11 @@ from dwr_larq.cli.benchmark import benchmark as benchmark_command  # noqa: E402
 
 main.add_command(benchmark_command)
 
-from dwr_larq.cli.train import evaluate_command, train_command  # noqa: E402
+from dwr_larq.cli.train import data_bench_command, evaluate_command, train_command  # noqa: E402
 
 main.add_command(train_command)
 main.add_command(evaluate_command)
+main.add_command(data_bench_command)
 
 from dwr_larq.cli.quickstart import quickstart_command  # noqa: E402
 

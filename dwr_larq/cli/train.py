@@ -13,7 +13,25 @@ from dwr_larq.training.precision import AUTO, MIXED_POLICIES
 from dwr_larq.training.recipes import RECIPES
 from dwr_larq.training.strategy import STRATEGIES
 
-DATASET_HELP = "digits (embedded, no download), cifar10, imagenet2012, any tensorflow-datasets name, or folder:PATH."
+DATASET_HELP = ("digits (embedded, no download); fashion_mnist, mnist, cifar10, cifar100 (Keras' files: --data-dir, "
+                "Keras' cache, Debian's dataset-fashion-mnist, or downloaded); imagenet2012 or any tensorflow-datasets "
+                "name; or folder:PATH.")
+
+
+def compute_options(command):
+    """--strategy, --mixed-precision, --jit-compile and --steps-per-execution, for every command that trains."""
+    for option in reversed((
+        click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
+                     help="tf.distribute strategy: auto (mirrored if >1 GPU), one, mirrored, multiworker (TF_CONFIG), "
+                          "tpu (TPU_NAME)."),
+        click.option("--mixed-precision", type=click.Choice([AUTO, *MIXED_POLICIES]), is_flag=False, flag_value=AUTO,
+                     help="Mixed precision: alone, mixed_float16 on GPU and mixed_bfloat16 on TPU/CPU; or a policy."),
+        click.option("--jit-compile", is_flag=True, help="Compile train steps with XLA."),
+        click.option("--steps-per-execution", type=POSITIVE_INT, default=1, show_default=True,
+                     help="Train steps per tf.function call."),
+    )):
+        command = option(command)
+    return command
 
 
 
@@ -65,12 +83,7 @@ def _echo_plan(plan: dict) -> None:
 @click.option("--learning-rate", type=float, help="Peak learning rate (default: the recipe's, scaled linearly from its reference batch if it has one).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (re-run the same command to resume); required unless --dry-run.")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
-              help="tf.distribute strategy: auto (mirrored if >1 GPU), one, mirrored, multiworker (TF_CONFIG), tpu (TPU_NAME).")
-@click.option("--mixed-precision", type=click.Choice([AUTO, *MIXED_POLICIES]), is_flag=False, flag_value=AUTO,
-              help="Mixed precision: alone, mixed_float16 on GPU and mixed_bfloat16 on TPU/CPU; or a policy.")
-@click.option("--jit-compile", is_flag=True, help="Compile train steps with XLA.")
-@click.option("--steps-per-execution", type=POSITIVE_INT, default=1, show_default=True, help="Train steps per tf.function call.")
+@compute_options
 @click.option("--dry-run", is_flag=True, help="Print the full plan (steps, batches, learning rate, strategy, steps per epoch) and stop.")
 def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, input_size, channels, learning_rate, seed, out,
                   strategy, mixed_precision, jit_compile, steps_per_execution, dry_run):

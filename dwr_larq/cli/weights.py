@@ -7,6 +7,7 @@ import json
 import click
 
 from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
+from dwr_larq.cli.train import compute_options
 
 DATA_HELP = "folder:PATH (one subfolder per class; train/ and test/ subfolders, or every fifth image held out), digits, or a prepared tensorflow-datasets name."
 
@@ -57,8 +58,10 @@ def export_weights_command(run_dir, name, tag, out, base_url, as_json):
 @click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the weights' or the model's).")
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared (nothing is downloaded).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@compute_options
 def finetune_command(name, weights, dataset, num_classes, out, epochs, fine_tune_epochs, batch_size, learning_rate,
-                     fine_tune_learning_rate, input_size, data_dir, seed):
+                     fine_tune_learning_rate, input_size, data_dir, seed, strategy, mixed_precision, jit_compile,
+                     steps_per_execution):
     """Fine-tune zoo model NAME (or a card .json) from pretrained weights on your classes.
 
     The backbone is frozen while a new head learns, then unfrozen (batch norms
@@ -72,6 +75,8 @@ def finetune_command(name, weights, dataset, num_classes, out, epochs, fine_tune
         name, weights=weights, dataset=dataset, out=out, num_classes=num_classes, epochs=epochs,
         fine_tune_epochs=fine_tune_epochs, batch_size=batch_size, learning_rate=learning_rate,
         fine_tune_learning_rate=fine_tune_learning_rate, input_size=input_size, data_dir=data_dir, seed=seed,
+        strategy=strategy, mixed_precision=mixed_precision, jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
     click.echo(
         f"{summary['model']} fine-tuned on {summary['dataset']} ({summary['num_classes']} classes): accuracy "
