@@ -8,6 +8,8 @@
   linear decay in each step.
 - ``reactnet_imagenet`` and ``bireal_imagenet``: the DWR authors' ImageNet ResNet-18
   settings, with their numbers on the recipe (``source``).
+- ``sgd_cifar``: the DWR authors' CIFAR-10 settings: one step, SGD with momentum,
+  cosine decay, weight decay, plain cross-entropy.
 
 Recipes that name a ``reference_batch`` (the ImageNet ones) scale their learning rate
 linearly with the global batch: ``learning_rate * batch / reference_batch`` (Goyal et
@@ -57,6 +59,7 @@ class Recipe:
     train_images: int | None = None  # that dataset's training split, for plans made without it
     teacher: str | None = None  # the teacher the authors distilled from (a description)
     lighting: float = 0.0  # AlexNet-style PCA lighting noise (standard deviation), Inception crops only
+    momentum: float | None = None  # SGD with this momentum; None: Adam
     source: str = ""  # where the numbers come from
 
     def learning_rate_for(self, batch_size: int) -> float:
@@ -83,10 +86,17 @@ class Recipe:
         return tf.keras.optimizers.schedules.PolynomialDecay(self.learning_rate, decay_steps=steps, end_learning_rate=0.0)
 
     def optimizer(self, step: Step, updates: int):
-        """Adam, or AdamW (decoupled decay on kernels only) when the step has weight decay."""
+        """Adam, or AdamW (decoupled decay on kernels only) when the step has weight decay;
+        SGD with momentum when the recipe names one (its decay also spares BN, biases,
+        shifts and slopes; the authors' PyTorch SGD decayed every parameter)."""
         import tensorflow as tf
 
         schedule = self.schedule_for(updates)
+        if self.momentum is not None:
+            optimizer = tf.keras.optimizers.SGD(schedule, momentum=self.momentum, weight_decay=step.weight_decay or None)
+            if step.weight_decay:
+                optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY))
+            return optimizer
         if not step.weight_decay:
             return tf.keras.optimizers.Adam(schedule)
         optimizer = tf.keras.optimizers.AdamW(schedule, weight_decay=step.weight_decay)
@@ -146,6 +156,24 @@ RECIPES = {
             "Xue et al., AAAI 2023, code github.com/pingxue-hfut/DWR ImageNet/resnet-18/train.py: 128 epochs, "
             "batch 512, Adam 1e-3, cosine decay to 0, cross-entropy, random resized crop (scale 0.08-1), "
             "lighting 0.1, flip"
+        ),
+    ),
+    "sgd_cifar": Recipe(
+        "sgd_cifar",
+        learning_rate=0.1,
+        schedule="cosine",
+        label_smoothing=0.0,
+        steps=(Step("train", True, 1.0, weight_decay=1e-4),),
+        momentum=0.9,
+        reference_batch=128,
+        epochs=400,
+        dataset="cifar10",
+        train_images=50_000,
+        source=(
+            "Xue et al., AAAI 2023, code github.com/pingxue-hfut/DWR CIFAR-10/ResNet-20/trainer.py and "
+            "VGG-Small&VGG-11/main.py: SGD momentum 0.9, lr 0.1 at batch 128 (0.08 for ResNet-18, "
+            "CIFAR-10/ResNet-18/trainer.py), cosine decay to 0, weight decay 1e-4, cross-entropy only, "
+            "pad-4 random crop and flip; 400 epochs for ResNet-20 and VGG, 600 for ResNet-18"
         ),
     ),
 }

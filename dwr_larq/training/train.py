@@ -214,7 +214,8 @@ def describe(model: str, *, dataset: str, epochs: int | None = None, batch_size:
         "learning_rate": chosen.recipe.learning_rate,
         "learning_rate_rule": rule,
         "schedule": f"{chosen.recipe.schedule} decay to 0 over each step",
-        "optimizer": "Adam (AdamW where a step has weight decay)",
+        "optimizer": (f"SGD with momentum {chosen.recipe.momentum}" if chosen.recipe.momentum is not None
+                      else "Adam (AdamW where a step has weight decay)"),
         "label_smoothing": chosen.recipe.label_smoothing,
         "lighting": chosen.recipe.lighting,
         "teacher": _teacher_label(teacher),

@@ -91,6 +91,17 @@ def test_weight_decay_only_where_the_recipe_says_and_only_on_kernels():
     assert _decayed(big.optimizer(step2, updates=10), "b") == (False, False)
 
 
+def test_the_authors_cifar_recipe_is_sgd_with_momentum_cosine_and_decay_on_kernels():
+    recipe = recipes.get_recipe("sgd_cifar")
+    (step,) = recipe.steps
+    assert (recipe.learning_rate, recipe.momentum, step.weight_decay, recipe.label_smoothing) == (0.1, 0.9, 1e-4, 0.0)
+    assert (recipe.reference_batch, recipe.epochs, recipe.learning_rate_for(256)) == (128, 400, 0.2)
+    optimizer = recipe.optimizer(step, updates=100)
+    assert isinstance(optimizer, tf.keras.optimizers.SGD) and optimizer.momentum == 0.9
+    assert float(recipe.schedule_for(100)(100)) == pytest.approx(0.0, abs=1e-9)
+    assert _decayed(recipe.optimizer(recipes.Step("train", True, 1.0, weight_decay=0.5), updates=10), "c") == (True, False)
+
+
 def test_schedules_decay_to_zero_cosine_for_bireal_linear_for_reactnet():
     cosine = recipes.get_recipe("bireal").schedule_for(100)
     linear = recipes.get_recipe("reactnet").schedule_for(100)
