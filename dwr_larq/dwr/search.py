@@ -97,6 +97,8 @@ SEARCH_DEFAULTS = {
 }
 AUTO = "auto"
 FLAT_CURVE = 0.5  # k-distances spread less than this fraction of the largest: no redundant channels
+MIN_KNEE_DEPTH = 0.5  # how far below its chord (axes scaled to [0, 1]) a k-distance curve must bend
+DUPLICATE_SCALE = 0.1  # with no knee: neighbours this much closer than typical pairs make duplicates
 Eps = Union[float, str]
 
 
@@ -126,10 +128,13 @@ def knee_eps(feature_maps: np.ndarray, min_samples: int, metric: str = "cosine")
     as DBSCAN counts it), sorted: channels that have near-duplicates sit on the flat
     part, distinct ones on the steep tail. The knee is the point farthest below the
     chord from the first to the last point of the curve, both axes scaled to [0, 1].
-    A curve with no steep tail (spread under ``FLAT_CURVE`` of its top) has no
-    redundant channels, and the eps returned keeps them all.
+    A curve with no knee (spread under ``FLAT_CURVE`` of its top, or bending less than
+    ``MIN_KNEE_DEPTH`` below its chord) is all duplicates or none; the typical pairwise
+    distance tells which.
     """
     from sklearn.neighbors import NearestNeighbors
+
+    from sklearn.metrics import pairwise_distances
 
     channels = feature_maps.shape[0]
     if channels < 2:
@@ -137,14 +142,21 @@ def knee_eps(feature_maps: np.ndarray, min_samples: int, metric: str = "cosine")
     k = min(min_samples, channels)
     distances, _ = NearestNeighbors(n_neighbors=k, metric=metric).fit(feature_maps).kneighbors(feature_maps)
     curve = np.sort(distances[:, -1])
-    if curve[-1] - curve[0] < FLAT_CURVE * curve[-1]:
-        # No knee: every channel is about as far from its neighbours as any other, so none
-        # is redundant. An eps below the nearest of them keeps every channel (all noise).
-        return float(max(curve[0] / 2, 1e-6))
-    x = np.linspace(0.0, 1.0, len(curve))
-    y = (curve - curve[0]) / (curve[-1] - curve[0])
-    knee = int(np.argmax(x - y))  # farthest below the chord y = x of a convex, rising curve
-    return float(max(curve[knee], 1e-6))
+    spread = curve[-1] - curve[0]
+    if spread >= FLAT_CURVE * curve[-1]:
+        x = np.linspace(0.0, 1.0, len(curve))
+        y = (curve - curve[0]) / spread
+        knee = int(np.argmax(x - y))  # farthest below the chord y = x of a convex, rising curve
+        if x[knee] - y[knee] >= MIN_KNEE_DEPTH:
+            return float(max(curve[knee], 1e-6))
+    # No knee: every channel is about as far from its neighbours as any other. Either all
+    # of them have near-duplicates (neighbours far closer than channels typically are to
+    # each other), and an eps just above the largest k-distance groups them; or none has,
+    # and an eps below the smallest keeps every channel (all noise, width unchanged).
+    typical = float(np.median(pairwise_distances(feature_maps, metric=metric)))
+    if curve[-1] < DUPLICATE_SCALE * typical:
+        return float(curve[-1] * 1.01 + 1e-9)
+    return float(max(curve[0] / 2, 1e-6))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,15 @@ def test_auto_eps_on_channels_with_no_structure_keeps_them_apart(rng):
     assert clusters + noise >= 36
 
 
+def test_auto_eps_does_not_chain_evenly_spread_channels_into_one_cluster(rng):
+    # Low-dimensional random channels: k-distances rise evenly from small to large (as in
+    # our Fashion-MNIST networks), so an eps on that curve would link them all.
+    channels = rng.normal(size=(60, 6))
+    eps = search.knee_eps(channels, 5)
+    assert search.cluster_channels(channels, eps, 5, "cosine") == (0, 60)
+    assert search.cluster_channels(channels, 0.3, 5, "cosine")[0] >= 1  # a middling eps does link some
+
+
 def test_width_search_with_auto_eps_records_each_stages_choice(rng):
     model = build(TINY)
     images = rng.normal(size=(8, 16, 16, 3)).astype(np.float32)
