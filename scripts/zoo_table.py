@@ -16,7 +16,7 @@ def main():
         figures = costs.measure_spec(spec)
         shape = f"{list(spec.depths)} x {list(spec.widths)}".replace(" ", "").replace("x", " x ")
         print(
-            f"| {name} | {spec.block} | {shape} | {format_count(figures.binary_macs)} | {format_count(figures.ops)} "
+            f"| {name} | {spec.block}{', pad shortcuts' if spec.shortcut == 'pad' else ''} | {shape} | {format_count(figures.binary_macs)} | {format_count(figures.ops)} "
             f"| {figures.size_bytes / 2**20:.2f} MiB | {format_count(figures.activations)} / {format_count(figures.activations_out)} |"
         )
 

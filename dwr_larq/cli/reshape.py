@@ -36,20 +36,13 @@ def describe(source_name, source_dataset, s, final, dataset, input_size) -> str:
     return text + "."
 
 
-def arm_figures(spec, source_spec) -> dict:
-    """The ARM estimate of ``spec`` and its ratio to ``source_spec``'s, for a card."""
-    from dwr_larq.dwr.budget import measure_arm
-
-    spec_arm, source_arm = measure_arm(spec), measure_arm(source_spec)
-    return {"arm_instructions": round(spec_arm), "arm_vs_source": round(spec_arm / source_arm, 4)}
-
-
-def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
-    """A zoo card for a DWR result, with its provenance and measured figures."""
+def card_figures(spec, source_spec, arm: bool = False) -> dict:
+    """A reshaped card's measured figures and their ratios to its source's; with ``arm``,
+    also the ARM estimate (two LCE conversions)."""
     from dwr_larq.models import costs
 
-    original = costs.measure_spec(result.original)
-    final = costs.measure_spec(result.final)
+    original = costs.measure_spec(source_spec)
+    final = costs.measure_spec(spec)
     figures = {
         "binary_macs": final.binary_macs,
         "activations": final.activations,
@@ -57,8 +50,17 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
         "binary_macs_vs_source": round(final.binary_macs / original.binary_macs, 4),
         "activations_vs_source": round(final.activations / original.activations, 4),
     }
-    if result.settings.get("budget") == "arm":
-        figures.update(arm_figures(result.final, result.original))
+    if arm:
+        from dwr_larq.dwr.budget import measure_arm
+
+        spec_arm, source_arm = measure_arm(spec), measure_arm(source_spec)
+        figures.update(arm_instructions=round(spec_arm), arm_vs_source=round(spec_arm / source_arm, 4))
+    return figures
+
+
+def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
+    """A zoo card for a DWR result, with its provenance and measured figures."""
+    figures = card_figures(result.final, result.original, arm=result.settings.get("budget") == "arm")
     provenance = {
         "kind": "dwr",
         "reshaped_from": source.name,

@@ -74,9 +74,14 @@ def with_ratios(rows: list, reference: str | None) -> list:
     return out
 
 
-def _columns(rows: list) -> list:
-    """The columns with something to show (the ratio only when there is a reference)."""
-    return [(h, show) for h, show in COLUMNS if any(show(r) for r in rows)]
+def _columns(rows: list, headers=None) -> list:
+    """The columns with something to show (the ratio only when there is a reference),
+    only those named in ``headers`` when given."""
+    if headers is not None:
+        unknown = sorted(set(headers) - {h for h, _ in COLUMNS})
+        if unknown:
+            raise ValueError(f"unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(h for h, _ in COLUMNS)}")
+    return [(h, show) for h, show in COLUMNS if (headers is None or h in headers) and any(show(r) for r in rows)]
 
 
 def text_table(rows: list) -> str:
@@ -91,8 +96,8 @@ def text_table(rows: list) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(rows: list) -> str:
-    columns = _columns(rows)
+def markdown_table(rows: list, headers=None) -> str:
+    columns = _columns(rows, headers)
     lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(show(r) for _, show in columns) + " |" for r in rows]
     return "\n".join(lines)

@@ -6,6 +6,7 @@ and import TensorFlow then).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from typing import Callable
@@ -131,9 +132,11 @@ def _budget_function(by, input_size: int | None) -> Callable[[BackboneSpec], flo
     raise ValueError(f"budget 'by' must be one of {', '.join(BUDGETS)} or a function of a spec, got {by!r}")
 
 
+@functools.lru_cache(maxsize=256)
 def measure_arm(spec: BackboneSpec, input_size: int | None = None) -> float:
     """Estimated ARM instructions of the LCE-converted spec (``dwr_larq.deploy.arm_cost``);
-    a ``ValueError`` if it does not convert or has ops the cost model cannot price."""
+    a ``ValueError`` if it does not convert or has ops the cost model cannot price.
+    Kept per spec, as a conversion takes seconds and the same reference recurs."""
     from dwr_larq.deploy import arm_cost
 
     what = f"ARM budget of depths {list(spec.depths)}, widths {list(spec.widths)}"
@@ -157,11 +160,12 @@ def measure_latency(spec: BackboneSpec, input_size: int | None = None, runs: int
     return time_flatbuffer(flatbuffer, timer, threads=threads, runs=runs, warmup=2).median_ms
 
 
-def scale_widths(spec: BackboneSpec, factor: float, divisor: int = 1) -> BackboneSpec:
-    return spec.replace(widths=tuple(round_width(w * factor, divisor) for w in spec.widths))
+def scale_widths(spec: BackboneSpec, factor: float, divisor: int = 1, keep=()) -> BackboneSpec:
+    """Widths times ``factor``, rounded to ``divisor``; stages (0-based) in ``keep`` stay as they are."""
+    return spec.replace(widths=tuple(w if i in keep else round_width(w * factor, divisor) for i, w in enumerate(spec.widths)))
 
 
-def _refine(spec: BackboneSpec, relative_error, divisor: int, tolerance: float, max_moves: int):
+def _refine(spec: BackboneSpec, relative_error, divisor: int, tolerance: float, max_moves: int, keep=()):
     """Step single stage widths by one ``divisor`` while that brings the budget closer:
     one uniform factor moves coarsely rounded widths all at once, so it can jump over
     the target (multiples of 64 on ResNet18DWR: -12% or +8% and nothing between)."""
@@ -171,7 +175,7 @@ def _refine(spec: BackboneSpec, relative_error, divisor: int, tolerance: float, 
         if abs(error) <= tolerance:
             break
         moves = [best.replace(widths=best.widths[:i] + (w + sign * step,) + best.widths[i + 1 :])
-                 for i, w in enumerate(best.widths) for sign in (1, -1) if w + sign * step >= step]
+                 for i, w in enumerate(best.widths) for sign in (1, -1) if w + sign * step >= step and i not in keep]
         found = min((relative_error(m) for m in moves), key=lambda item: abs(item[0]))
         if abs(found[0]) >= abs(error):
             break
@@ -188,6 +192,7 @@ def match_budget(
     input_size: int | None = None,
     max_steps: int = 24,
     on_miss: str = "raise",
+    keep=(),
 ) -> BackboneSpec:
     """Scale ``spec``'s widths by one factor until ``by`` is within ``tolerance`` of
     ``reference``'s. ``by``: "binary_macs", "ops", "latency", "arm" (the estimated ARM
@@ -196,7 +201,9 @@ def match_budget(
     Bisection over the factor, widths rounded to ``divisor``; if rounding leaves it
     outside the tolerance, single stages are stepped by ``divisor`` towards the target.
     Still outside, it raises ``BudgetMiss`` saying by how much (``on_miss="warn"``:
-    warns so and returns the closest spec).
+    warns so and returns the closest spec). Stages (0-based) in ``keep`` keep their
+    width: the first stage at the stem's width, for one, needs no ChannelAlign and
+    holds the activations of the largest feature maps down.
     """
     check_spec(spec)
     if not 0 < tolerance < 1:
@@ -212,8 +219,12 @@ def match_budget(
             cache[candidate.widths] = (budget(candidate) / target - 1.0, candidate)
         return cache[candidate.widths]
 
+    keep = tuple(keep)
+    if any(not 0 <= i < len(spec.widths) for i in keep) or len(keep) >= len(spec.widths):
+        raise ValueError(f"keep must name some, not all, of stages 0-{len(spec.widths) - 1}, got {list(keep)}")
+
     def relative_error(factor):
-        return error_of(scale_widths(spec, factor, divisor))
+        return error_of(scale_widths(spec, factor, divisor, keep))
 
     error, best = relative_error(1.0)
     if abs(error) <= tolerance:
@@ -228,7 +239,7 @@ def match_budget(
             return candidate
         low, high = (middle, high) if error < 0 else (low, middle)
     closest = min(cache.values(), key=lambda item: abs(item[0]))[1]
-    error, closest = _refine(closest, error_of, divisor, tolerance, max_moves=2 * len(spec.widths))
+    error, closest = _refine(closest, error_of, divisor, tolerance, max_moves=2 * len(spec.widths), keep=keep)
     if abs(error) <= tolerance:
         return closest
     name = by if isinstance(by, str) else "budget"

@@ -32,7 +32,7 @@ BASELINES = [name for name in MEASURED if name.startswith("lqz:")]
 
 
 def all_zoo_params():
-    return [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in zoo.list_models()]
+    return [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in zoo.list_models() if n in MEASURED]
 
 
 def recorded_operator(record) -> Operator:
@@ -206,6 +206,9 @@ def test_a_model_that_does_not_convert_has_no_arm_budget_and_says_why(monkeypatc
     def refuse(model):
         raise RuntimeError("converter said no")
 
+    from dwr_larq.dwr.budget import measure_arm
+
+    measure_arm.cache_clear()  # estimates are kept per spec
     monkeypatch.setattr(convert, "to_flatbuffer", refuse)
     result = run_cli("reshape", "ResNet20", "--budget", "arm", "--out", str(tmp_path / "card.json"))
     assert result.exit_code == 1
@@ -244,3 +247,56 @@ def test_the_pad_shortcut_estimate_matches_its_what_if_measurement(name, whatif,
     result = arm_cost.estimate_spec(zoo.get_card(name).spec.replace(shortcut="pad"))
     assert result.complete and "PAD" in [op.op for op in result.ops]
     assert result.instructions == pytest.approx(measured, rel=0.05)
+
+
+# --- the LCE-tuned cards ------------------------------------------------------------------
+
+TUNED = [n for n in zoo.list_models() if zoo.get_card(n).source.get("kind") == "dwr-lce"]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in TUNED])
+def test_each_tuned_card_is_cheaper_on_arm_at_the_originals_binary_macs(name, converted):
+    from dwr_larq.models import costs
+
+    card = zoo.get_card(name)
+    original = zoo.get_card(card.source["reshaped_from"])
+    assert all(w % card.source["divisor"] == 0 for w in card.spec.widths)
+    tuned, base = costs.measure_spec(card.spec), costs.measure_spec(original.spec)
+    assert abs(tuned.binary_macs / base.binary_macs - 1) <= 0.02
+    assert tuned.activations / base.activations <= 0.80
+    ratio = arm_cost.estimate(converted(name)).instructions / arm_cost.estimate(converted(original.name)).instructions
+    assert ratio <= 0.95
+    assert card.figures["arm_vs_source"] == pytest.approx(ratio, abs=1e-3)  # the card records what it is
+
+
+def test_the_readme_arm_table_shows_the_chosen_columns(tmp_path):
+    from dwr_larq.deploy import report
+
+    row = {"model": "M", "threads": 1, "latency_median_ms": 9.0, "latency_p90_ms": 9.5, "binary_macs": 10**9,
+           "activations": 10**6, "peak_memory_mb": 1.0, "tflite_bytes": 2**20, "conversion_seconds": 1.0,
+           "arm_instructions": 123_000_000, "arm_unestimated_ops": ["TANH"]}
+    bench = tmp_path / "b.json"
+    report.write_json(bench, [row], [], {"arm_estimate": arm_cost.DESCRIPTION})
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- arm-table:start -->\nold\n<!-- arm-table:end -->\nb\n")
+    script = [sys.executable, str(Path(__file__).parent.parent.parent / "scripts" / "benchmark_table.py"), str(bench),
+              "--readme", str(readme), "--section", "arm-table"]
+    subprocess.run(script + ["--columns", "model,binary MACs,ARM instr. (est.)"], check=True, capture_output=True, timeout=120)
+    text = readme.read_text()
+    assert "| model | binary MACs | ARM instr. (est.) |\n|---|---|---|\n| M | 1G | 123M+? |" in text
+    assert "median ms" not in text and "old" not in text and text.startswith("a\n") and text.endswith("b\n")
+    failed = subprocess.run(script + ["--columns", "model,speed"], capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1 and "unknown column(s) 'speed'" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_match_budget_by_arm_lands_within_tolerance_of_the_estimate():
+    from dwr_larq import dwr
+    from dwr_larq.dwr.budget import measure_arm
+    from dwr_larq.models.spec import BackboneSpec, StemSpec
+
+    reference = BackboneSpec(block="bireal", depths=[1, 1], widths=[32, 64], strides=[1, 2], stem=StemSpec(width=32), input_size=16)
+    wider = reference.replace(widths=(32, 96))
+    assert measure_arm(wider) / measure_arm(reference) > 1.1
+    matched = dwr.match_budget(wider, reference, by="arm", tolerance=0.08, divisor=32)
+    assert all(w % 32 == 0 for w in matched.widths)
+    assert abs(measure_arm(matched) / measure_arm(reference) - 1) <= 0.08

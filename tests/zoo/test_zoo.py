@@ -23,6 +23,9 @@ PUBLISHED = {
 }
 # Zoo entries made by `dwr-larq reshape`: their widths come from the algorithm.
 RESHAPED = {"ResNet34DWR": "BiRealResNet34", "ReActNetADWR": "ReActNetA"}
+# LCE-tuned reshapes written by scripts/lce_cards.py (tests/deploy/test_arm_cost.py checks their bounds).
+TUNED = {"ResNet20DWRLCE": "ResNet20", "ResNet18CIFARDWRLCE": "ResNet18CIFAR", "ResNet18DWRLCE": "BiRealResNet18",
+         "ReActResNet18DWRLCE": "ReActResNet18", "ResNet34DWRLCE": "BiRealResNet34"}
 
 
 def small_side(name):
@@ -30,7 +33,7 @@ def small_side(name):
 
 
 def test_the_zoo_has_the_published_models_with_their_configurations():
-    assert sorted(zoo.list_models()) == sorted([*PUBLISHED, *RESHAPED])
+    assert sorted(zoo.list_models()) == sorted([*PUBLISHED, *RESHAPED, *TUNED])
     for name, (block, depths, widths, classes) in PUBLISHED.items():
         spec = zoo.get_card(name).spec
         assert (spec.block, list(spec.depths), list(spec.widths), spec.head.num_classes) == (block, depths, widths, classes)
@@ -38,7 +41,16 @@ def test_the_zoo_has_the_published_models_with_their_configurations():
 
 
 def test_cards_ship_with_the_package():
-    assert len(card_files()) == len(PUBLISHED) + len(RESHAPED)
+    assert len(card_files()) == len(PUBLISHED) + len(RESHAPED) + len(TUNED)
+
+
+@pytest.mark.parametrize("name, source", sorted(TUNED.items()))
+def test_tuned_entries_say_how_they_were_made(name, source):
+    card = zoo.get_card(name)
+    assert card.source["kind"] == "dwr-lce" and card.source["reshaped_from"] == source
+    assert {"s", "divisor", "shortcut", "kept_stages", "budget", "tolerance", "made_by"} <= set(card.source)
+    assert card.spec.shortcut == card.source["shortcut"]
+    assert {"binary_macs_vs_source", "activations_vs_source", "arm_vs_source", "arm_instructions"} <= set(card.figures)
 
 
 @pytest.mark.parametrize("name, source", sorted(RESHAPED.items()))
@@ -57,7 +69,7 @@ def test_list_models_filters_by_pattern():
     ]
 
 
-@pytest.mark.parametrize("name", sorted([*PUBLISHED, *RESHAPED]))
+@pytest.mark.parametrize("name", sorted([*PUBLISHED, *RESHAPED, *TUNED]))
 def test_every_model_builds_with_and_without_top(name, rng):
     spec = zoo.get_card(name).spec
     side = spec.downsampling * 2
