@@ -98,7 +98,7 @@ def test_an_op_without_a_cost_model_is_listed_never_zero():
 
 # --- the reader against the measured graphs ------------------------------------------------
 
-UNCHANGED = [n for n in CIFAR if not any(r["op"] in ("STRIDED_SLICE", "CONCATENATION") for r in records_of(n))]
+UNCHANGED = [n for n in CIFAR if n in MEASURED and not any(r["op"] in ("STRIDED_SLICE", "CONCATENATION") for r in records_of(n))]
 
 
 @pytest.mark.parametrize("name", UNCHANGED)

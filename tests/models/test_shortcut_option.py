@@ -10,8 +10,10 @@ from dwr_larq.models.spec import BackboneSpec, StemSpec
 TINY = BackboneSpec(block="basic", depths=[1, 1], widths=[8, 16], strides=[1, 2], stem=StemSpec(width=8), input_size=16)
 
 
-def test_every_zoo_card_keeps_the_conv_shortcut():
-    assert {zoo.get_card(name).spec.shortcut for name in zoo.list_models()} == {"conv"}
+def test_every_zoo_card_but_the_lce_tuned_ones_keeps_the_conv_shortcut():
+    cards = [zoo.get_card(name) for name in zoo.list_models()]
+    assert {c.spec.shortcut for c in cards if c.source.get("kind") != "dwr-lce"} == {"conv"}
+    assert {c.spec.shortcut for c in cards if c.source.get("kind") == "dwr-lce"} == {"pad"}
 
 
 @pytest.mark.parametrize("block", ["bireal", "reactnet", "basic"])
