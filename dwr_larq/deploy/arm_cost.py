@@ -124,6 +124,7 @@ def op_instructions(op) -> float | None:
         return None
     features = op_features(op)
     coef = model["coef"]
+    # A fitted intercept can be negative (DEPTHWISE_CONV_2D, MUL, PRELU); a tiny op never costs less than nothing.
     return max(0.0, coef.get("const", 0.0) + sum(coef[name] * features[name] for name in model["features"]))
 
 
