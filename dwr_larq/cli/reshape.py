@@ -15,6 +15,23 @@ from dwr_larq.dwr.budget import BUDGETS, LCE_DIVISOR
 from dwr_larq.zoo.cards import ModelCard
 
 
+class EpsType(click.ParamType):
+    """A DBSCAN eps: a number (checked by the search) or 'auto'."""
+
+    name = "EPS|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) or value == "auto":
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+
+
+EPS = EpsType()
+
+
 def load_split(dataset: str, split: str, size: int, limit: int | None, batch_size: int, data_dir, training: bool):
     """A batched ``(images, labels)`` dataset of ``split``, cut to ``limit`` images, and its class count."""
     from dwr_larq.training import data
@@ -83,8 +100,10 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
 @click.option("--input-size", type=click.IntRange(min=8), help="Image side for pre-training (default: the spec's).")
 @click.option("--pretrain-epochs", type=POSITIVE_INT, default=3, show_default=True)
 @click.option("--train-images", type=click.IntRange(min=2), help="Use only this many training images.")
-@click.option("--calibration-images", type=click.IntRange(min=2), default=400, show_default=True)
-@click.option("--eps", type=float, default=0.02, show_default=True, help="DBSCAN eps (cosine distance).")
+@click.option("--calibration-images", type=click.IntRange(min=2),
+              help="Training images the search averages over  [default: the authors' 400 (CIFAR-sized) or 200 (ImageNet-sized)]")
+@click.option("--eps", type=EPS, help="DBSCAN eps (cosine distance) in (0, 2], or 'auto' (each stage's k-distance knee)  "
+                                      "[default: the authors' 0.021 (CIFAR-sized) or 0.008 (ImageNet-sized)]")
 @click.option("--min-samples", type=POSITIVE_INT, default=5, show_default=True)
 @click.option("--divisor", type=POSITIVE_INT, default=LCE_DIVISOR, show_default=True,
               help="Every width a multiple of this (32: what LCE bitpacks in whole words).")
@@ -102,21 +121,31 @@ def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, p
         from dwr_larq.dwr.budget import measure_arm
 
         measure_arm(source.spec)
+    from dwr_larq.dwr.search import check_search_settings, search_defaults
+
     size = input_size or source.spec.input_size
+    defaults = search_defaults(size)
+    eps = defaults.eps if eps is None else eps
+    check_search_settings(eps, min_samples)
     train, classes, train_count = load_split(dataset, "train", size, train_images, batch_size, data_dir, True)
-    calibration, _, calibration_count = load_split(dataset, "test", size, calibration_images, batch_size, data_dir, False)
-    click.echo(f"DWR on {source.name}: s={s}, {train_count} training and {calibration_count} calibration images at {size}px")
+    # Calibration images come from the training split (the authors drew theirs from the test split).
+    calibration, _, calibration_count = load_split(dataset, "train", size, calibration_images or defaults.calibration_images,
+                                                   batch_size, data_dir, False)
+    click.echo(f"DWR on {source.name}: s={s}, eps={eps}, {train_count} training images, {calibration_count} of them "
+               f"for calibration, at {size}px")
     result = dwr.reshape(
         source.spec, train, calibration, s=s, pretrain_epochs=pretrain_epochs, eps=eps,
         min_samples=min_samples, divisor=divisor, budget=budget, tolerance=tolerance,
         batch_size=batch_size, verbose=2, num_classes=classes,
     )
-    result.settings["calibration_images"] = calibration_count
+    result.settings.update(calibration_images=calibration_count, calibration_split="train",
+                           authors_eps=defaults.eps)
     card = dwr_card(result, name or f"{source.name}DWR", source, dataset, size)
     write_atomically(out, json.dumps(card.to_dict(), indent=2) + "\n")
     click.echo(f"naive:    depths {list(result.naive.depths)} widths {list(result.naive.widths)}")
     for stage in result.stages:
-        click.echo(f"  stage {stage.stage}: {stage.channels} channels -> {stage.clusters} clusters + {stage.noise} noise")
+        click.echo(f"  stage {stage.stage}: eps {stage.eps:.4g}: {stage.channels} channels -> {stage.clusters} clusters "
+                   f"+ {stage.noise} noise")
     click.echo(f"searched: widths {list(result.searched.widths)}")
     click.echo(f"final:    depths {list(result.final.depths)} widths {list(result.final.widths)}")
     arm = f", ARM estimate x{card.figures['arm_vs_source']}" if "arm_vs_source" in card.figures else ""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dwr_larq.dwr.budget import LCE_DIVISOR, match_budget, naive
-from dwr_larq.dwr.search import width_search
+from dwr_larq.dwr.search import check_search_settings, search_defaults, width_search
 from dwr_larq.models.spec import BackboneSpec
 
 
@@ -44,7 +44,8 @@ class DWRResult:
             "naive": {"depths": list(self.naive.depths), "widths": list(self.naive.widths)},
             "searched_widths": list(self.searched.widths),
             "stages": [
-                {"stage": r.stage, "layer": r.layer, "channels": r.channels, "clusters": r.clusters, "noise": r.noise}
+                {"stage": r.stage, "layer": r.layer, "channels": r.channels, "clusters": r.clusters, "noise": r.noise,
+                 "eps": r.eps}
                 for r in self.stages
             ],
             "pretrain_history": self.history,
@@ -103,7 +104,7 @@ def reshape(
     calibration_data,
     s: float = 2,
     pretrain_epochs: int = 3,
-    eps: float = 0.02,
+    eps: float | str | None = None,
     min_samples: int = 5,
     metric: str = "cosine",
     divisor: int = LCE_DIVISOR,
@@ -124,6 +125,8 @@ def reshape(
     ``budget.BudgetMiss`` naming the miss. The final spec keeps the original's head and
     should then be trained from scratch.
     """
+    eps = search_defaults(original.input_size).eps if eps is None else eps
+    check_search_settings(eps, min_samples, metric)  # before pre-training, not after
     naive_spec = naive(original, s, divisor)
     model, history = pretrain(
         naive_spec, train_data, pretrain_epochs, batch_size, learning_rate, verbose=verbose, seed=seed,

@@ -200,10 +200,11 @@ def _warn_if_degenerate(result: StageSearch, eps: float) -> None:
 
 
 def width_search(
-    model, spec: BackboneSpec, calibration_data, eps: Eps = 0.02, min_samples: int = 5, metric: str = "cosine"
+    model, spec: BackboneSpec, calibration_data, eps: Eps | None = None, min_samples: int = 5, metric: str = "cosine"
 ) -> tuple[BackboneSpec, list]:
     """``search_widths`` that also returns each stage's ``StageSearch``."""
     check_spec(spec)
+    eps = search_defaults(spec.input_size).eps if eps is None else eps
     check_search_settings(eps, min_samples, metric)
     layers = stage_output_layers(model, spec)
     maps = mean_feature_maps(model, layers, calibration_data, min_images=max(2, min_samples))
@@ -220,11 +221,12 @@ def width_search(
 
 
 def search_widths(
-    model, spec: BackboneSpec, calibration_data, eps: Eps = 0.02, min_samples: int = 5, metric: str = "cosine"
+    model, spec: BackboneSpec, calibration_data, eps: Eps | None = None, min_samples: int = 5, metric: str = "cosine"
 ) -> BackboneSpec:
     """DWR's pruning-guided width search: a spec whose stage widths are the number of
     distinct channels (DBSCAN clusters + noise points) of each stage's output on the
-    calibration data. The authors used eps 0.021 on CIFAR and 0.008 on ImageNet
-    (``SEARCH_DEFAULTS``); the right value depends on the network and the data, so
-    ``eps="auto"`` picks each stage's from the knee of its k-distance curve."""
+    calibration data. ``eps`` defaults to the authors' value for the spec's family
+    (0.021 CIFAR-sized, 0.008 ImageNet-sized; ``SEARCH_DEFAULTS``); the right value
+    depends on the network and the data, so ``eps="auto"`` picks each stage's from the
+    knee of its k-distance curve."""
     return width_search(model, spec, calibration_data, eps, min_samples, metric)[0]

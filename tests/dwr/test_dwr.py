@@ -209,7 +209,9 @@ def test_reshape_command_writes_a_loadable_card_with_provenance(tmp_path):
     source = card["source"]
     assert source["kind"] == "dwr" and source["reshaped_from"] == "ResNet20"
     assert (source["s"], source["eps"], source["calibration_images"]) == (3.0, 0.3, 64)
+    assert (source["calibration_split"], source["authors_eps"]) == ("train", 0.021)
     assert len(source["stages"]) == 3 and card["spec"]["depths"] == [1, 1, 1]
+    assert all(stage["eps"] == 0.3 for stage in source["stages"])
     # The search found redundant channels somewhere and the budget match scaled back up.
     assert any(stage["clusters"] + stage["noise"] < stage["channels"] for stage in source["stages"])
     assert source["searched_widths"] != card["spec"]["widths"]
@@ -226,6 +228,8 @@ def test_reshape_command_bad_input_writes_nothing(tmp_path):
         (["reshape", "ResNet20", "--s", "0.5", "--train-images", "16", "--pretrain-epochs", "1", "--out", str(out)], "s must be"),
         (["reshape", "ResNet20", "--dataset", "no_such_dataset", "--out", str(out)], "no_such_dataset"),
         (["reshape", "ResNet20", "--out", str(tmp_path / "no" / "card.json")], "does not exist"),
+        (["reshape", "ResNet20", "--eps", "3", "--out", str(out)], "eps must be in (0, 2]"),
+        (["reshape", "ResNet20", "--eps", "wide", "--out", str(out)], "'wide' is neither a number nor 'auto'"),
     ]:
         result = CliRunner().invoke(main, args)
         assert result.exit_code != 0 and message in result.output, (args, result.output)
