@@ -1,3 +1,4 @@
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -48,3 +49,12 @@ def tiny_card(name="Tiny", description="a tiny backbone for tests", **spec_chang
     }
     spec.update(spec_changes)
     return {"name": name, "dataset": "cifar10", "description": description, "spec": spec}
+
+
+@pytest.fixture
+def card(tmp_path):
+    """The tiny card written to a file, as a user passes a card to the CLI or ``train``."""
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_card()))
+    return str(path)
+

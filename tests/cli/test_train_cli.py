@@ -6,16 +6,6 @@ import pytest
 from click.testing import CliRunner
 
 from dwr_larq.cli.main import main
-from conftest import tiny_card
-
-TINY_CARD = tiny_card()
-
-
-@pytest.fixture
-def card(tmp_path):
-    path = tmp_path / "tiny.json"
-    path.write_text(json.dumps(TINY_CARD))
-    return str(path)
 
 
 def invoke(*args):

@@ -18,16 +18,8 @@ import tensorflow as tf
 from dwr_larq.training import runs, strategy
 from dwr_larq.training.train import train
 
-from conftest import tiny_card
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
-@pytest.fixture
-def card(tmp_path):
-    path = tmp_path / "tiny.json"
-    path.write_text(json.dumps(tiny_card()))
-    return str(path)
 
 
 def run_python(code: str, *args, timeout=300):

@@ -14,17 +14,6 @@ import tensorflow as tf
 from dwr_larq.training import runs
 from dwr_larq.training.train import train
 
-from conftest import tiny_card
-
-TINY_CARD = tiny_card()
-
-
-@pytest.fixture
-def card(tmp_path):
-    path = tmp_path / "tiny.json"
-    path.write_text(json.dumps(TINY_CARD))
-    return str(path)
-
 
 def test_train_writes_a_complete_run_and_a_rerun_trains_nothing(tmp_path, card):
     out = tmp_path / "run"
