@@ -1,14 +1,15 @@
 """``dwr-larq quickstart``: the whole user path in a few minutes, on real data.
 
-1. Load the zoo's shipped Fashion-MNIST weights of ResNet20 and ResNet20DWR
-   (``zoo.X(weights="fashion_mnist")``: no download).
+1. Load the zoo's shipped Fashion-MNIST weights of ResNet20, its DWR reshape
+   ResNet20DWR and the LCE-tuned reshape ResNet20DWRLCE (``zoo.X(weights="fashion_mnist")``:
+   no download).
 2. Evaluate them on all 10,000 Fashion-MNIST test images, in Keras and, converted with
    LCE, in LCE's interpreter.
 3. Print their costs side by side: binary MACs, activations, size, latency on this host
    and the ARM estimate (``dwr_larq.deploy.arm_cost``: instructions per inference of
    LCE's aarch64 kernels, estimated from the flatbuffer's ops).
-4. Transfer learning: fine-tune the DWR backbone on scikit-learn's digits (bundled, no
-   download) and report its accuracy.
+4. Transfer learning: fine-tune the last of them (the LCE-tuned DWR backbone) on
+   scikit-learn's digits (bundled, no download) and report its accuracy.
 
 When Fashion-MNIST is absent and cannot be downloaded, it says how to get it and runs
 the steps that need no Fashion-MNIST (costs, latency, transfer learning). Results go
@@ -26,7 +27,7 @@ import click
 from dwr_larq.atomic import write_atomically
 from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
 
-MODELS = ("ResNet20", "ResNet20DWR")
+MODELS = ("ResNet20", "ResNet20DWR", "ResNet20DWRLCE")  # the last one is fine-tuned
 TAG = DATASET = "fashion_mnist"
 TRANSFER_DATASET = "digits"
 TRANSFER_EPOCHS = 3
@@ -139,8 +140,8 @@ def fashion_mnist(log=print):
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=TRANSFER_FINE_TUNE_EPOCHS, show_default=True,
               help="Epochs with the backbone unfrozen afterwards.")
 def quickstart_command(out, transfer_epochs, fine_tune_epochs):
-    """The whole path in minutes: shipped Fashion-MNIST weights of ResNet20 and ResNet20DWR,
-    evaluated in Keras and LCE, their costs side by side, then transfer learning."""
+    """The whole path in minutes: shipped Fashion-MNIST weights of ResNet20 and its DWR
+    reshapes, evaluated in Keras and LCE, their costs side by side, then transfer learning."""
     from dwr_larq.atomic import check_output_folder
 
     quiet_tensorflow()
