@@ -58,3 +58,21 @@ def card(tmp_path):
     path.write_text(json.dumps(tiny_card()))
     return str(path)
 
+
+@pytest.fixture(scope="session")
+def converted():
+    """Model name -> its flatbuffer at its native input size, converted on first use and kept for
+    the session: the conversion and ARM-estimate tests share one conversion per model."""
+    from dwr_larq.deploy import benchmark
+    from dwr_larq.deploy.convert import to_flatbuffer
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            source = benchmark.resolve(name)
+            model = benchmark.build_keras(source, benchmark.default_input_size(source))
+            cache[name] = to_flatbuffer(model)
+        return cache[name]
+
+    return get

@@ -49,24 +49,6 @@ def records_of(name):
     return sorted((r for r in RECORDS if r["model"] == name), key=lambda r: r["node"])
 
 
-@pytest.fixture(scope="session")
-def converted():
-    """Model name -> its flatbuffer today, converted on first use and kept for the session."""
-    from dwr_larq.deploy import benchmark
-    from dwr_larq.deploy.convert import to_flatbuffer
-
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            source = benchmark.resolve(name)
-            model = benchmark.build_keras(source, benchmark.default_input_size(source))
-            cache[name] = to_flatbuffer(model)
-        return cache[name]
-
-    return get
-
-
 # --- the cost model over the measured ops ---------------------------------------------------
 
 

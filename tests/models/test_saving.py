@@ -18,7 +18,10 @@ ALL = zoo.list_models()
 REACT = [name for name in ALL if zoo.get_card(name).spec.block.startswith("reactnet")]
 # SavedModel of the two largest is slow (a minute or two each) and adds no layer kind
 # their DWR versions do not have.
-SLOW = {("ReActResNet18", "tf"), ("ReActNetA", "tf")}
+SLOW = {("ReActResNet18", "tf"), ("ReActNetA", "tf"),
+        # The tuned ImageNet cards: their layers (ZeroPadChannels included) round-trip in
+        # ReActResNet18DWRLCE's .keras and .h5 and the CIFAR-sized tuned cards' .h5.
+        ("ReActResNet18DWRLCE", "tf"), ("ResNet18DWRLCE", "h5"), ("ResNet34DWRLCE", "h5")}
 CASES = [
     pytest.param(name, fmt, marks=[pytest.mark.slow] if (name, fmt) in SLOW else [])
     for name in ALL
