@@ -41,7 +41,8 @@ def test_every_binary_conv_becomes_an_lce_bconv2d(name, converted, tmp_path):
     assert counts["LceQuantize"] >= 1
 
 
-@pytest.mark.parametrize("name", ["ResNet18DWR", "ReActResNet18DWR", "ResNet20DWR", "VGGSmallDWR"])
+@pytest.mark.parametrize("name", ["ResNet18DWR", "ReActResNet18DWR",  # ChannelAlign with both block kinds
+                                  *(pytest.param(n, marks=pytest.mark.slow) for n in ("ResNet20DWR", "VGGSmallDWR"))])
 def test_lce_interpreter_agrees_with_keras(name, rng, tmp_path):
     side = 2 * zoo.get_card(name).spec.downsampling
     model = zoo.get_model(name, input_shape=(side, side, 3))
