@@ -1,145 +1,290 @@
-"""Original vs naive vs DWR backbones, trained with the same budget on the embedded digits.
+"""Depth versus width, binary versus full precision: a multi-seed DWR study of ResNet-20.
 
-For the CIFAR ResNet-18 and ResNet-20 backbones: the original, its naive reshaping
-(depths / s, MAC-preserving widths) and the full DWR result (naive, pre-training,
-DBSCAN width search, binary-MAC budget matching) are each trained from scratch with
-the same schedule, then converted with LCE and timed. Writes a markdown and a JSON
-table and a figure.
+Every variant is trained from scratch with one recipe and epoch count, for each seed,
+and tested on the whole test split:
 
-    python scripts/dwr_study.py --epochs 8 --out study/
+- the depth/width ladder: ResNet-20 reshaped naively at s = 1 (the original), 2 and 3
+  (depths / s, widths keeping the binary MACs), each as a binary network and as its
+  full-precision twin (same layout, a ReLU and a real-valued conv where the binary
+  network has a sign and a 1-bit conv: ``spec.precision = "float"``);
+- DWR: the paper's ResNet-20 widths, and widths searched on this data (DBSCAN on the
+  first seed's trained s = 3 network, calibration images from the training split,
+  then matched to the original's binary MACs).
+
+The paper predicts that the binary networks gain more from a larger s than the
+full-precision ones. Each (variant, seed) is a run folder under ``--runs``, trained
+by ``dwr_larq.training.train``: an interrupted study resumes with the same command,
+mid-run from the last finished epoch, and never redoes a finished run. The tables
+and figure in ``--results`` are rewritten after every finished run.
+
+    python scripts/dwr_study.py --dataset fashion_mnist --epochs 3 --seeds 0 1 2 \\
+        --runs runs/dwr_study --results docs/results/dwr_study
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from dwr_larq.deploy import convert
-from dwr_larq.deploy.timer import time_flatbuffer
-from dwr_larq.training import data
-from dwr_larq.models import costs
-from dwr_larq import dwr
+import numpy as np
+
 from dwr_larq import zoo
 from dwr_larq.atomic import write_atomically
+from dwr_larq.dwr.budget import match_budget, naive
+from dwr_larq.models.costs import measure_spec
+from dwr_larq.models.spec import BackboneSpec
+from dwr_larq.zoo.cards import ModelCard
 
-# Backbone -> (s, DBSCAN eps). The eps are where the search found redundant channels
-# on this data without collapsing a stage (see the per-stage counts in the JSON).
-BACKBONES = {"ResNet18CIFAR": (2, 0.1), "ResNet20": (3, 0.3)}
-
-
-def train_and_test(spec, train, test, epochs, batch_size, seed):
-    """Test accuracy after ``epochs`` of the shared schedule, and the trained model."""
-    model, history = dwr.pretrain(spec, train, epochs=epochs, batch_size=batch_size, seed=seed)
-    _, accuracy = model.evaluate(*test, batch_size=256, verbose=0)
-    return model, float(accuracy), history
-
-
-def lce_latency_ms(model, runs: int) -> float:
-    """Median ms of one image on this host, timed as ``dwr-larq benchmark`` times (``dwr_larq.deploy.timer``)."""
-    return time_flatbuffer(convert.to_flatbuffer(model), threads=1, runs=runs, warmup=2).median_ms
+ORIGINAL, PAPER_DWR = "ResNet20", "ResNet20DWR"
+LADDER = (1, 2, 3)  # the depth divisors s of the ladder
+SEARCH_FROM = 3  # the ladder rung whose trained first-seed network the width search reads
+DIVISOR = 2  # widths even, as the paper's ResNet-20 widths are
+TOLERANCE = 0.05  # binary MACs of every variant within this of the original's
+CALIBRATION_IMAGES = 400  # the authors' CIFAR count (dwr.search.SEARCH_DEFAULTS)
 
 
-def study_backbone(name, args, train, test, calibration):
-    original = zoo.get_card(name).spec
-    s, eps = BACKBONES[name]
-    result = dwr.reshape(
-        original, train, calibration, s=s, pretrain_epochs=args.pretrain_epochs, eps=args.eps or eps,
-        batch_size=args.batch_size, seed=args.seed,
-    )
-    variants = {"original": original, "naive": result.naive, "DWR": result.final}
-    rows = []
-    for variant, spec in variants.items():
-        start = time.perf_counter()
-        model, accuracy, history = train_and_test(spec, train, test, args.epochs, args.batch_size, args.seed)
-        seconds = time.perf_counter() - start
-        figures = costs.measure(model)
-        rows.append(
-            {
-                "backbone": name,
-                "variant": variant,
-                "depths": list(spec.depths),
-                "widths": list(spec.widths),
-                "binary_macs": figures.binary_macs,
-                "activations": figures.activations,
-                "activations_out": figures.activations_out,
-                "train_accuracy": history["accuracy"][-1],
-                "test_accuracy": round(accuracy, 4),
-                "train_seconds": round(seconds, 1),
-                "lce_latency_ms": round(lce_latency_ms(model, args.latency_runs), 3),
-            }
-        )
-        print(json.dumps(rows[-1]), flush=True)
-    return rows, result.provenance()
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    spec: BackboneSpec
+    s: float
+    kind: str  # "ladder" or "dwr"
+
+    @property
+    def precision(self) -> str:
+        return self.spec.precision
 
 
-def markdown(rows, settings) -> str:
-    lines = [
-        f"Embedded digits (scikit-learn, 32x32 RGB, {settings['train_images']} train / {settings['test_images']} test), "
-        f"{settings['epochs']} epochs of Adam for every variant, seed {settings['seed']}; LCE latency at 32x32, 1 thread, "
-        f"median of {settings['latency_runs']} runs on this host.",
-        "",
-        "| backbone | variant | depths | widths | binary MACs | activations (in / out) | train acc. | test acc. | LCE latency |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+def ladder(original: BackboneSpec) -> list:
+    """The s = 1, 2, 3 rungs, binary then full precision."""
+    rungs = [(s, original if s == 1 else naive(original, s, DIVISOR)) for s in LADDER]
+    binary = [Variant(f"s{s}", spec, s, "ladder") for s, spec in rungs]
+    twins = [Variant(f"s{s}-float", spec.replace(precision="float"), s, "ladder") for s, spec in rungs]
+    return binary + twins
+
+
+def write_card(variant: Variant, folder: Path) -> Path:
+    """The variant as a zoo card file, which ``train`` takes in place of a zoo name."""
+    card = ModelCard(f"ResNet20-{variant.name}", zoo.get_card(ORIGINAL).dataset, f"DWR study variant {variant.name}", variant.spec,
+                     {"kind": "study", "variant": variant.name, "s": variant.s}, {}, {})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{variant.name}.json"
+    text = json.dumps(card.to_dict(), indent=2) + "\n"
+    if not path.exists() or path.read_text() != text:
+        write_atomically(path, text)
+    return path
+
+
+def calibration_images(dataset: str, size: int, count: int) -> np.ndarray:
+    """The first ``count`` training images, un-augmented (the authors used test images; we do not)."""
+    from dwr_larq.training import data
+
+    pipe = data.load(dataset, "train", batch_size=100, image_size=size, training=False)
+    batches = [images.numpy() for images, _ in pipe.dataset.take(-(-count // 100))]
+    return np.concatenate(batches)[:count]
+
+
+def search(args, original: BackboneSpec, source: Variant, model_file: Path) -> dict:
+    """Width search on the trained network of ``source``, once: the result is kept in
+    ``search.json`` beside the runs and read back on resume."""
+    path = args.runs / "search.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    import tensorflow as tf
+
+    from dwr_larq.dwr.search import AUTO, SEARCH_DEFAULTS, width_search
+
+    model = tf.keras.models.load_model(model_file)
+    images = calibration_images(args.dataset, original.input_size, CALIBRATION_IMAGES)
+    authors_eps = SEARCH_DEFAULTS["cifar"].eps
+    searched, stages = width_search(model, source.spec, images, AUTO, min_samples=5)
+    _, authors_stages = width_search(model, source.spec, images, authors_eps, min_samples=5)
+    final = match_budget(searched, original, by="binary_macs", tolerance=TOLERANCE, divisor=DIVISOR)
+    result = {
+        "searched_on": f"{source.name}, seed {args.seeds[0]}, {args.epochs} epochs",
+        "calibration_images": len(images),
+        "calibration_split": "train",
+        "min_samples": 5,
+        "stages_auto": [_stage(stage) for stage in stages],
+        "stages_authors_eps": [_stage(stage) for stage in authors_stages],
+        "authors_eps": authors_eps,
+        "searched_widths": list(searched.widths),
+        "final_widths": list(final.widths),
+        "final_depths": list(final.depths),
+    }
+    write_atomically(path, json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _stage(stage) -> dict:
+    return {"stage": stage.stage, "channels": stage.channels, "clusters": stage.clusters, "noise": stage.noise,
+            "width": stage.width, "eps": round(stage.eps, 5) if stage.eps is not None else None}
+
+
+def train_variant(args, variant: Variant, seed: int) -> dict:
+    from dwr_larq.training.train import train
+
+    card = write_card(variant, args.runs / "cards")
+    out = args.runs / f"{variant.name}-seed{seed}"
+    start = time.perf_counter()
+    summary = train(str(card), dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, out=out,
+                    recipe=args.recipe, seed=seed, verbose=2)
+    return {"run": out.name, "accuracy": summary["accuracy"], "seconds_this_call": round(time.perf_counter() - start, 1),
+            "model_file": str(out / summary.get("model_file", "model.keras"))}
+
+
+def row(variant: Variant, seed: int, result: dict, reference_macs: int) -> dict:
+    macs = measure_spec(variant.spec.replace(precision="binary")).binary_macs
+    return {"variant": variant.name, "kind": variant.kind, "precision": variant.precision, "s": variant.s,
+            "depths": list(variant.spec.depths), "widths": list(variant.spec.widths), "seed": seed,
+            "binary_macs": macs, "macs_vs_original": round(macs / reference_macs, 4),
+            "test_accuracy": result["accuracy"], "run": result["run"]}
+
+
+def aggregate(rows: list) -> list:
+    """Mean and sample standard deviation of test accuracy per variant, in study order."""
+    groups = {}
     for r in rows:
-        lines.append(
-            f"| {r['backbone']} | {r['variant']} | {r['depths']} | {r['widths']} | {r['binary_macs'] / 1e6:.1f}M "
-            f"| {r['activations'] / 1e3:.1f}k / {r['activations_out'] / 1e3:.1f}k | {100 * r['train_accuracy']:.1f}% "
-            f"| {100 * r['test_accuracy']:.1f}% "
-            f"| {r['lce_latency_ms']:.2f} ms |"
-        )
+        groups.setdefault(r["variant"], []).append(r)
+    table = []
+    for name, group in groups.items():
+        accuracies = [r["test_accuracy"] for r in group]
+        first = group[0]
+        table.append({key: first[key] for key in ("variant", "kind", "precision", "s", "depths", "widths", "binary_macs",
+                                                   "macs_vs_original")}
+                     | {"seeds": len(group), "mean": statistics.fmean(accuracies),
+                        "std": statistics.stdev(accuracies) if len(group) > 1 else None})
+    # Binary ladder, then DWR, then the full-precision ladder.
+    return sorted(table, key=lambda r: (r["precision"] == "float", r["kind"] == "dwr", r["s"]))
+
+
+def markdown(table: list, settings: dict, search_result: dict | None) -> str:
+    lines = [
+        f"{settings['dataset']}, {settings['train_images']} training and {settings['test_images']} test images at "
+        f"{settings['input_size']}x{settings['input_size']}; recipe `{settings['recipe']}`, {settings['epochs']} epochs, "
+        f"batch {settings['batch_size']}, for every variant; seeds {settings['seeds']}. Top-1 on the whole test split, "
+        "mean ± sample standard deviation over the seeds finished so far.",
+        "",
+        "| variant | precision | s | depths | widths | binary MACs (vs original) | seeds | top-1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table:
+        spread = f" ± {100 * r['std']:.2f}" if r["std"] is not None else ""
+        lines.append(f"| {r['variant']} | {r['precision']} | {r['s']} | {r['depths']} | {r['widths']} | "
+                     f"{r['binary_macs'] / 1e6:.1f}M ({r['macs_vs_original']:.3f}) | {r['seeds']} | "
+                     f"{100 * r['mean']:.2f}{spread}% |")
+    if search_result:
+        lines += ["", f"Width search ({search_result['searched_on']}, {search_result['calibration_images']} training "
+                      "images, DBSCAN cosine, min_samples 5):", "",
+                  "| stage | channels | eps='auto' chose | width at auto | width at the authors' eps "
+                  f"{search_result['authors_eps']} |", "|---|---|---|---|---|"]
+        for auto, authors in zip(search_result["stages_auto"], search_result["stages_authors_eps"]):
+            lines.append(f"| {auto['stage']} | {auto['channels']} | {auto['eps']} | {auto['width']} | {authors['width']} |")
+        lines += ["", f"Searched widths {search_result['searched_widths']}, matched to the original's binary MACs: "
+                      f"{search_result['final_widths']}."]
     return "\n".join(lines) + "\n"
 
 
-def plot(rows, path):
+def plot(table: list, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for backbone in dict.fromkeys(r["backbone"] for r in rows):
-        subset = [r for r in rows if r["backbone"] == backbone]
-        for axis, key, label in ((axes[0], "activations", "activations entering binary convs"), (axes[1], "lce_latency_ms", "LCE latency (ms)")):
-            axis.plot([r[key] for r in subset], [100 * r["test_accuracy"] for r in subset], "o-", label=backbone)
-            for r in subset:
-                axis.annotate(r["variant"], (r[key], 100 * r["test_accuracy"]), textcoords="offset points", xytext=(4, 4))
-            axis.set_xlabel(label)
-            axis.set_ylabel("test accuracy (%)")
-    axes[0].legend()
-    figure.suptitle("DWR study on embedded digits: original vs naive vs DWR")
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for axis, precision in zip(axes[:2], ("binary", "float")):
+        rungs = [r for r in table if r["kind"] == "ladder" and r["precision"] == precision]
+        axis.errorbar([r["s"] for r in rungs], [100 * r["mean"] for r in rungs],
+                      yerr=[100 * (r["std"] or 0) for r in rungs], fmt="o-", capsize=4)
+        axis.set_xticks(list(LADDER))
+        axis.set_xlabel("s (depths / s, widths keep the binary MACs)")
+        axis.set_ylabel("test top-1 (%)")
+        axis.set_title(f"{precision} ResNet-20 ladder")
+    binary = [r for r in table if r["precision"] == "binary"]
+    axes[2].errorbar(range(len(binary)), [100 * r["mean"] for r in binary], yerr=[100 * (r["std"] or 0) for r in binary],
+                     fmt="o", capsize=4)
+    axes[2].set_xticks(range(len(binary)), [r["variant"] for r in binary])
+    axes[2].set_ylabel("test top-1 (%)")
+    axes[2].set_title("binary ResNet-20: ladder and DWR")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def publish(args, rows, search_result, counts) -> None:
+    table = aggregate(rows)
+    settings = {"dataset": args.dataset, "recipe": args.recipe, "epochs": args.epochs, "batch_size": args.batch_size,
+                "seeds": args.seeds, "input_size": args.input_size, **counts,
+                "command": "python scripts/dwr_study.py " + " ".join(args.argv)}
+    args.results.mkdir(parents=True, exist_ok=True)
+    write_atomically(args.results / "study.json", json.dumps(
+        {"settings": settings, "table": table, "runs": rows, "search": search_result}, indent=2) + "\n")
+    write_atomically(args.results / "study.md", markdown(table, settings, search_result))
+    plot(table, args.results / "study.png")
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion_mnist", help="a dataset name dwr-larq train takes")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs of every run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--recipe", default="bireal", help="the one recipe every run uses")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--input-size", type=int, default=28, help="image side (Fashion-MNIST's own is 28)")
+    parser.add_argument("--runs", type=Path, default=Path("runs/dwr_study"), help="run folders (resumable)")
+    parser.add_argument("--results", type=Path, default=Path("docs/results/dwr_study"), help="tables and figure")
+    args = parser.parse_args(argv)
+    from dwr_larq.training.recipes import get_recipe
+
+    for name in ("epochs", "batch_size", "input_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f"--seeds has repeats: {args.seeds}")
+    try:
+        get_recipe(args.recipe)
+    except ValueError as error:
+        parser.error(str(error))
+    args.argv = list(argv) if argv is not None else __import__("sys").argv[1:]
+    return args
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs of every variant")
-    parser.add_argument("--pretrain-epochs", type=int, default=3, help="DWR pre-training epochs before the width search")
-    parser.add_argument("--eps", type=float, help="DBSCAN eps (cosine) for every backbone (default: per backbone)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--latency-runs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))
-    parser.add_argument("--out", type=Path, default=Path("study"))
-    args = parser.parse_args(argv)
-    if args.epochs < 1 or args.pretrain_epochs < 1:
-        parser.error("--epochs and --pretrain-epochs must be >= 1")
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = parse(argv)
+    original = zoo.get_card(ORIGINAL).spec.replace(input_size=args.input_size)
+    paper = zoo.get_card(PAPER_DWR).spec.replace(input_size=args.input_size)
+    rungs = ladder(original)
+    by_name = {v.name: v for v in rungs}
+    reference = measure_spec(original).binary_macs
+    from dwr_larq.training import data
 
-    train, test = data.digits("train"), data.digits("test")
-    calibration = test[0]
-    rows, provenance = [], {}
-    for name in args.backbones:
-        backbone_rows, provenance[name] = study_backbone(name, args, train, test, calibration)
-        rows += backbone_rows
-    settings = {**vars(args), "out": str(args.out), "train_images": len(train[0]), "test_images": len(test[0])}
-    write_atomically(args.out / "dwr_study.json", json.dumps({"settings": settings, "rows": rows, "dwr": provenance}, indent=2))
-    write_atomically(args.out / "dwr_study.md", markdown(rows, settings))
-    plot(rows, args.out / "dwr_study.png")
-    print(markdown(rows, settings))
+    src = data.source(args.dataset, image_size=args.input_size)
+    counts = {"train_images": src.num_examples["train"], "test_images": src.num_examples["test"]}
+    rows, search_result = [], None
+    for seed in args.seeds:
+        # Each rung's full-precision twin right after it; the search after its source rung.
+        plan = [*[v for s in LADDER for v in (by_name[f"s{s}"], by_name[f"s{s}-float"])],
+                Variant("dwr-paper", paper, 3, "dwr"), "dwr-searched"]
+        for variant in plan:
+            if variant == "dwr-searched":
+                source = by_name[f"s{SEARCH_FROM}"]
+                model_file = args.runs / f"{source.name}-seed{args.seeds[0]}" / "model.keras"
+                search_result = search(args, original, source, model_file)
+                variant = Variant("dwr-searched", original.replace(depths=search_result["final_depths"],
+                                                                   widths=search_result["final_widths"]), 3, "dwr")
+            same = next((v for v in rungs if v.spec == variant.spec), None)
+            # A search that keeps every channel gives the naive network again: its runs, not copies of them.
+            result = train_variant(args, same or variant, seed)
+            rows.append(row(variant, seed, result, reference))
+            print(json.dumps(rows[-1]), flush=True)
+            publish(args, rows, search_result, counts)
+    print(markdown(aggregate(rows), {"dataset": args.dataset, "recipe": args.recipe, "epochs": args.epochs,
+                                     "batch_size": args.batch_size, "seeds": args.seeds, "input_size": args.input_size,
+                                     **counts}, search_result))
 
 
 if __name__ == "__main__":

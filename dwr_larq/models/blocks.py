@@ -37,9 +37,15 @@ def is_binary_conv(layer: tf.keras.layers.Layer) -> bool:
     )
 
 
-def binary_conv_bn(x, width: int, stride: int, input_quantizer, name: str, kernel_size: int = 3):
-    """Binary conv (3x3 unless said) then BN, the unit every block is made of."""
-    x = lq.layers.QuantConv2D(
+def conv(x, width: int, stride: int, input_quantizer, name: str, kernel_size: int = 3, precision: str = "binary"):
+    """The conv every unit is made of: binary (sign of the input, ``input_quantizer``;
+    1-bit weights), or for a ``"float"`` spec its full-precision twin, a ReLU then a
+    real-valued conv, with the same name (see ``spec.PRECISIONS``)."""
+    if precision == "float":
+        x = tf.keras.layers.ReLU(name=f"{name}_relu")(x)
+        return tf.keras.layers.Conv2D(width, kernel_size, strides=stride, padding="same", use_bias=False,
+                                      kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    return lq.layers.QuantConv2D(
         width,
         kernel_size,
         strides=stride,
@@ -47,6 +53,12 @@ def binary_conv_bn(x, width: int, stride: int, input_quantizer, name: str, kerne
         name=f"{name}_conv",
         **BINARY_CONV_KWARGS,
     )(x)
+
+
+def binary_conv_bn(x, width: int, stride: int, input_quantizer, name: str, kernel_size: int = 3,
+                   precision: str = "binary"):
+    """Binary conv (3x3 unless said) then BN, the unit every block is made of."""
+    x = conv(x, width, stride, input_quantizer, name, kernel_size, precision)
     return tf.keras.layers.BatchNormalization(name=f"{name}_bn", **BN_KWARGS)(x)
 
 
@@ -64,30 +76,28 @@ def shortcut(x, width: int, stride: int, name: str, kind: str = "conv"):
     return tf.keras.layers.BatchNormalization(name=f"{name}_proj_bn", **BN_KWARGS)(x)
 
 
-def bireal_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
+def bireal_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv", precision: str = "binary"):
     """Bi-Real: BN(bconv(sign(x))) + shortcut(x)."""
-    y = binary_conv_bn(x, width, stride, "approx_sign", name)
+    y = binary_conv_bn(x, width, stride, "approx_sign", name, precision=precision)
     return tf.keras.layers.add([y, shortcut(x, width, stride, f"{name}_shortcut", shortcut_kind)], name=f"{name}_add")
 
 
-def reactnet_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
+def reactnet_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv", precision: str = "binary"):
     """ReActNet: RPReLU(BN(bconv(RSign(x))) + shortcut(x))."""
-    y = binary_conv_bn(x, width, stride, RSign(name=f"{name}_rsign"), name)
+    y = binary_conv_bn(x, width, stride, RSign(name=f"{name}_rsign"), name, precision=precision)
     y = tf.keras.layers.add([y, shortcut(x, width, stride, f"{name}_shortcut", shortcut_kind)], name=f"{name}_add")
     return RPReLU(name=f"{name}_rprelu")(y)
 
 
-def vgg_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
+def vgg_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv", precision: str = "binary"):
     """Binary VGG conv: bconv, then a max pool when ``stride > 1``, then BN."""
-    x = lq.layers.QuantConv2D(
-        width, 3, strides=1, input_quantizer="approx_sign", name=f"{name}_conv", **BINARY_CONV_KWARGS
-    )(x)
+    x = conv(x, width, 1, "approx_sign", name, precision=precision)
     if stride > 1:
         x = tf.keras.layers.MaxPool2D(stride, strides=stride, padding="same", name=f"{name}_pool")(x)
     return tf.keras.layers.BatchNormalization(name=f"{name}_bn", **BN_KWARGS)(x)
 
 
-def reactnet_a_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
+def reactnet_a_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv", precision: str = "binary"):
     """ReActNet-A (MobileNetV1 layout): a binary 3x3 conv that keeps the channels, then
     a binary 1x1 conv to ``width``, each with a shortcut and RPReLU.
 
@@ -95,12 +105,12 @@ def reactnet_a_unit(x, width: int, stride: int, name: str, shortcut_kind: str = 
     channels up to ``width`` (ReActNet's duplication when the width doubles).
     """
     channels = x.shape[-1]
-    y = binary_conv_bn(x, channels, stride, RSign(name=f"{name}_3x3_rsign"), f"{name}_3x3")
+    y = binary_conv_bn(x, channels, stride, RSign(name=f"{name}_3x3_rsign"), f"{name}_3x3", precision=precision)
     skip = x
     if stride > 1:
         skip = tf.keras.layers.AveragePooling2D(stride, strides=stride, padding="same", name=f"{name}_pool")(x)
     y = RPReLU(name=f"{name}_3x3_rprelu")(tf.keras.layers.add([y, skip], name=f"{name}_3x3_add"))
-    z = binary_conv_bn(y, width, 1, RSign(name=f"{name}_1x1_rsign"), f"{name}_1x1", kernel_size=1)
+    z = binary_conv_bn(y, width, 1, RSign(name=f"{name}_1x1_rsign"), f"{name}_1x1", kernel_size=1, precision=precision)
     skip = y if width == channels else RepeatChannels(width, name=f"{name}_repeat")(y)
     return RPReLU(name=f"{name}_1x1_rprelu")(tf.keras.layers.add([z, skip], name=f"{name}_1x1_add"))
 
@@ -114,10 +124,10 @@ UNITS = {
 }
 
 
-def block(x, kind: str, width: int, stride: int, name: str, shortcut_kind: str = "conv"):
+def block(x, kind: str, width: int, stride: int, name: str, shortcut_kind: str = "conv", precision: str = "binary"):
     """One block of ``kind``: its units in sequence, the first one downsampling."""
     units = KINDS[kind].units_per_block
     for unit_index in range(units):
         unit_name = name if units == 1 else f"{name}_unit{unit_index + 1}"
-        x = UNITS[kind](x, width, stride if unit_index == 0 else 1, unit_name, shortcut_kind)
+        x = UNITS[kind](x, width, stride if unit_index == 0 else 1, unit_name, shortcut_kind, precision)
     return x

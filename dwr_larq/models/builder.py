@@ -124,7 +124,7 @@ def build(
         for stage, (depth, width, stride) in enumerate(zip(spec.depths, spec.widths, spec.strides), start=1):
             for index in range(depth):
                 x = block(x, spec.block, width, stride if index == 0 else 1, name=f"stage{stage}_block{index + 1}",
-                          shortcut_kind=spec.shortcut)
+                          shortcut_kind=spec.shortcut, precision=spec.precision)
 
         if include_top:
             x = head(x, spec, num_classes, classifier_activation)

@@ -23,6 +23,13 @@ BLOCK_KINDS = tuple(KINDS)
 # ARM kernels 6-12% fewer instructions for the ResNet-18s (shared/arm-costs what-ifs).
 # Zero padding cannot narrow: a unit that narrows keeps the 1x1 conv under "pad" too.
 SHORTCUTS = ("conv", "pad")
+# What the convs of the blocks compute: "binary" (sign of the input, 1-bit weights) or
+# "float", the full-precision twin (a ReLU then a real-valued conv, same layout and
+# names), for studies that compare a binary backbone with its full-precision self.
+PRECISIONS = ("binary", "float")
+# Fields added after cards and run folders were first written: ``to_dict`` leaves them
+# out at their defaults, so what was written before reads and resumes unchanged.
+LATER = {"written": "unless default"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class BackboneSpec:
     head: HeadSpec = field(default_factory=HeadSpec)
     input_size: int = 224
     shortcut: str = "conv"
+    precision: str = field(default="binary", metadata=LATER)
 
     def __post_init__(self):
         for name in ("depths", "widths", "strides"):
@@ -89,7 +97,7 @@ class BackboneSpec:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
+        data = _written(self)
         for name in ("depths", "widths", "strides"):
             data[name] = list(data[name])
         return data
@@ -101,6 +109,17 @@ class BackboneSpec:
         if unknown:
             raise ValueError(f"spec has unknown field(s) {unknown}; known: {sorted(known)}")
         return cls(**data)
+
+
+def _written(value) -> dict:
+    """``dataclasses.asdict`` without the ``LATER`` fields that hold their defaults."""
+    data = {}
+    for f in dataclasses.fields(value):
+        item = getattr(value, f.name)
+        if f.metadata.get("written") == LATER["written"] and item == f.default:
+            continue
+        data[f.name] = _written(item) if dataclasses.is_dataclass(item) else item
+    return data
 
 
 def _positive_ints(name: str, values) -> None:
@@ -126,6 +145,8 @@ def validate(spec: BackboneSpec) -> None:
         raise ValueError(f"spec field 'head.dropout' must be in [0, 1), got {spec.head.dropout}")
     _positive_ints("input_size", [spec.input_size])
     _validate_shortcut(spec)
+    if spec.precision not in PRECISIONS:
+        raise ValueError(f"spec field 'precision' must be one of {list(PRECISIONS)}, got {spec.precision!r}")
 
 
 def _validate_shortcut(spec: BackboneSpec) -> None:
