@@ -58,8 +58,9 @@ def _stage_pixels(spec: BackboneSpec) -> list:
 
 
 def _stage_costs(spec: BackboneSpec, depths, widths) -> list:
-    """Binary MACs of each stage, relative to the first stage's output pixels."""
-    aligned = KINDS[spec.block].aligns_stem
+    """Binary MACs of each stage, relative to the first stage's output pixels (the last
+    stage's with the head's binary conv, which reads it)."""
+    aligned = KINDS[spec.block].aligns_stem and spec.stem.widening == "align"
     costs = []
     for stage, (depth, width, pixels) in enumerate(zip(depths, widths, _stage_pixels(spec))):
         if stage == 0:
@@ -67,6 +68,8 @@ def _stage_costs(spec: BackboneSpec, depths, widths) -> list:
         else:
             in_channels = widths[stage - 1]
         costs.append(pixels * stage_binary_macs(spec.block, in_channels, width, depth))
+    if spec.head.conv_width is not None:  # the head's binary conv reads the last stage: counted with it
+        costs[-1] += _stage_pixels(spec)[-1] * 9 * widths[-1] * spec.head.conv_width
     return costs
 
 

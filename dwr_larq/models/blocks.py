@@ -119,6 +119,7 @@ UNITS = {
     "bireal": bireal_unit,
     "reactnet": reactnet_unit,
     "basic": bireal_unit,  # two Bi-Real units per block (see ``kinds``)
+    "react_basic": reactnet_unit,  # two ReActNet units per block
     "vgg": vgg_unit,
     "reactnet_a": reactnet_a_unit,
 }

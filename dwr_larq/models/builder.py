@@ -10,9 +10,9 @@ import contextlib
 
 import tensorflow as tf
 
-from dwr_larq.models.blocks import BN_KWARGS, block
+from dwr_larq.models.blocks import BN_KWARGS, binary_conv_bn, block
 from dwr_larq.models.kinds import KINDS
-from dwr_larq.models.layers import ChannelAlign
+from dwr_larq.models.layers import ChannelAlign, HardTanh
 from dwr_larq.models.spec import BackboneSpec
 
 CHANNELS_LAST = "channels_last"
@@ -78,16 +78,32 @@ def stem(x, spec: BackboneSpec):
     )(x)
     x = tf.keras.layers.BatchNormalization(name="stem_bn", **BN_KWARGS)(x)
     if s.max_pool:
-        x = tf.keras.layers.MaxPool2D(3, strides=2, padding="same", data_format=CHANNELS_LAST, name="stem_pool")(x)
-    if KINDS[spec.block].aligns_stem and s.width != spec.widths[0]:
+        x = tf.keras.layers.MaxPool2D(s.pool_size, strides=2, padding="same", data_format=CHANNELS_LAST,
+                                      name="stem_pool")(x)
+    if KINDS[spec.block].aligns_stem and s.width != spec.widths[0] and s.widening == "align":
         x = ChannelAlign(spec.widths[0], name="stem_align")(x)
     return x
 
 
 def head(x, spec: BackboneSpec, num_classes: int, classifier_activation):
-    x = tf.keras.layers.GlobalAveragePooling2D(data_format=CHANNELS_LAST, name="avg_pool")(x)
-    if spec.head.dropout:
-        x = tf.keras.layers.Dropout(spec.head.dropout, name="dropout")(x)
+    """The classifier ``spec.head`` describes; its layers are named ``head_...`` but for
+    the pooling and the ``logits`` (see ``zoo.weights.is_top_layer``)."""
+    h = spec.head
+    if h.conv_width is not None:
+        x = binary_conv_bn(x, h.conv_width, 1, "approx_sign", "head", precision=spec.precision)
+        x = HardTanh(name="head_tanh")(x)
+    if h.pool == "flatten":
+        x = tf.keras.layers.Flatten(data_format=CHANNELS_LAST, name="flatten")(x)
+    else:
+        x = tf.keras.layers.GlobalAveragePooling2D(data_format=CHANNELS_LAST, name="avg_pool")(x)
+    if h.norm:
+        x = tf.keras.layers.BatchNormalization(name="head_norm", **BN_KWARGS)(x)
+    for index, width in enumerate(h.hidden, start=1):
+        x = tf.keras.layers.Dense(width, name=f"head_dense{index}")(x)
+        x = tf.keras.layers.BatchNormalization(name=f"head_dense{index}_bn", **BN_KWARGS)(x)
+        x = HardTanh(name=f"head_dense{index}_tanh")(x)
+    if h.dropout:
+        x = tf.keras.layers.Dropout(h.dropout, name="dropout")(x)
     x = tf.keras.layers.Dense(num_classes, name="logits")(x)
     if classifier_activation is None:
         return x

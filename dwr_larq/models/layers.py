@@ -168,3 +168,12 @@ class ZeroPadChannels(_ToWidth):
         if extra < 0:
             raise ValueError(f"ZeroPadChannels cannot narrow {inputs.shape[-1]} channels to {self.width}")
         return tf.pad(inputs, [[0, 0], [0, 0], [0, 0], [0, extra]]) if extra else inputs
+
+
+@_register
+class HardTanh(tf.keras.layers.Layer):
+    """``clip(x, -1, 1)``: the activation of the DWR authors' head conv and VGG-11's hidden
+    dense layers (PyTorch's ``Hardtanh``); TFLite runs it as one ``RELU_N1_TO_1``."""
+
+    def call(self, inputs):
+        return tf.clip_by_value(inputs, -1.0, 1.0)

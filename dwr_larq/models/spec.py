@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from dwr_larq.checks import positive_int
 from dwr_larq.models.kinds import KINDS
 
+# Fields added after cards and run folders were first written: ``to_dict`` leaves them
+# out at their defaults, so what was written before reads and resumes unchanged.
+LATER = {"written": "unless default"}
 # Block kinds that ``dwr_larq.models.blocks`` knows how to build (their TF-free data is
 # in ``kinds``, so a spec validates without importing TensorFlow).
 BLOCK_KINDS = tuple(KINDS)
@@ -27,20 +30,30 @@ SHORTCUTS = ("conv", "pad")
 # "float", the full-precision twin (a ReLU then a real-valued conv, same layout and
 # names), for studies that compare a binary backbone with its full-precision self.
 PRECISIONS = ("binary", "float")
-# Fields added after cards and run folders were first written: ``to_dict`` leaves them
-# out at their defaults, so what was written before reads and resumes unchanged.
-LATER = {"written": "unless default"}
+
+
+# How a first stage wider than the stem reads it: "align", DWR's ChannelAlign layer
+# (``layers.ChannelAlign``); or "first_conv", the first binary conv reads the stem's
+# channels and widens them itself, its shortcut zero-padding the stem's (the authors'
+# CIFAR ResNet-20s; needs ``shortcut="pad"``).
+WIDENINGS = ("align", "first_conv")
+# What the head does to the last feature map before its dense layers: global average
+# pooling, or flattening it (VGG-Small's classifier on the 4x4 map).
+HEAD_POOLS = ("avg", "flatten")
 
 
 @dataclass(frozen=True)
 class StemSpec:
     """The real-valued first layer: a ``kernel_size`` conv with ``strides``, BN and
-    an optional 3x3 stride-2 max pool (the ImageNet ResNet stem)."""
+    an optional stride-2 max pool, ``pool_size`` wide (3: the ImageNet ResNet stem;
+    2: VGG-11's first pool)."""
 
     width: int = 64
     kernel_size: int = 3
     strides: int = 1
     max_pool: bool = False
+    pool_size: int = field(default=3, metadata=LATER)
+    widening: str = field(default="align", metadata=LATER)
 
     @property
     def downsampling(self) -> int:
@@ -49,10 +62,24 @@ class StemSpec:
 
 @dataclass(frozen=True)
 class HeadSpec:
-    """Global pooling then a dense classifier; ``num_classes`` is the dataset default."""
+    """The classifier; ``num_classes`` is the dataset default.
+
+    In order: an optional binary 3x3 conv to ``conv_width`` channels with BN and a hard
+    tanh (the DWR authors' ``alg2``, which narrows a wide last stage before the
+    classifier); ``pool``; an optional BN over the pooled features (``norm``, the
+    authors' CIFAR and ImageNet heads); real-valued hidden dense layers of ``hidden``
+    widths, each with BN and a hard tanh (VGG-11's); dropout; the dense classifier.
+    """
 
     num_classes: int = 1000
     dropout: float = 0.0
+    conv_width: int | None = field(default=None, metadata=LATER)
+    pool: str = field(default="avg", metadata=LATER)
+    norm: bool = field(default=False, metadata=LATER)
+    hidden: tuple = field(default=(), metadata=LATER)
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(self.hidden))
 
 
 @dataclass(frozen=True)
@@ -118,7 +145,7 @@ def _written(value) -> dict:
         item = getattr(value, f.name)
         if f.metadata.get("written") == LATER["written"] and item == f.default:
             continue
-        data[f.name] = _written(item) if dataclasses.is_dataclass(item) else item
+        data[f.name] = _written(item) if dataclasses.is_dataclass(item) else list(item) if isinstance(item, tuple) else item
     return data
 
 
@@ -143,10 +170,27 @@ def validate(spec: BackboneSpec) -> None:
     _positive_ints("head.num_classes", [spec.head.num_classes])
     if not 0.0 <= spec.head.dropout < 1.0:
         raise ValueError(f"spec field 'head.dropout' must be in [0, 1), got {spec.head.dropout}")
+    _validate_head(spec)
     _positive_ints("input_size", [spec.input_size])
     _validate_shortcut(spec)
     if spec.precision not in PRECISIONS:
         raise ValueError(f"spec field 'precision' must be one of {list(PRECISIONS)}, got {spec.precision!r}")
+
+
+def _validate_head(spec: BackboneSpec) -> None:
+    head, stem = spec.head, spec.stem
+    if head.conv_width is not None:
+        _positive_ints("head.conv_width", [head.conv_width])
+    _positive_ints("head.hidden", head.hidden)
+    _positive_ints("stem.pool_size", [stem.pool_size])
+    for name, value, allowed in (("head.pool", head.pool, HEAD_POOLS), ("stem.widening", stem.widening, WIDENINGS)):
+        if value not in allowed:
+            raise ValueError(f"spec field '{name}' must be one of {list(allowed)}, got {value!r}")
+    if stem.widening == "first_conv" and spec.shortcut != "pad":
+        raise ValueError("spec field 'stem.widening': 'first_conv' zero-pads the stem's channels, so it needs "
+                         "shortcut 'pad'")
+    if not isinstance(head.norm, bool):
+        raise ValueError(f"spec field 'head.norm' must be true or false, got {head.norm!r}")
 
 
 def _validate_shortcut(spec: BackboneSpec) -> None:

@@ -19,8 +19,12 @@ from importlib import resources
 from dwr_larq.zoo import cache
 from dwr_larq.zoo.cards import DATASET_CLASSES, ModelCard, Variant, WeightsEntry
 
-# Layers with weights that builder.head adds and include_top=False leaves out.
-TOP_LAYERS = ("logits",)
+
+
+def is_top_layer(name: str) -> bool:
+    """A layer with weights that ``builder.head`` adds and include_top=False leaves out."""
+    return name == "logits" or name.startswith("head_")
+
 # The tensorflow-datasets name that trains a dataset tag's weights.
 TRAINING_DATASETS = {"imagenet": "imagenet2012 --data-dir DIR", "cifar10": "cifar10 --data-dir DIR"}
 
@@ -235,7 +239,7 @@ def compare_layers(model, stored: dict, what) -> None:
     expected = model_layers(model)
     for name, shapes in expected.items():
         if name not in stored:
-            if name in TOP_LAYERS:
+            if is_top_layer(name):
                 raise ValueError(
                     f"{what} holds no top (no layer {name!r}): it has no-top weights; build the model with "
                     "include_top=False, or use weights with the top"
@@ -245,7 +249,7 @@ def compare_layers(model, stored: dict, what) -> None:
                 "(weights for another architecture?)"
             )
         if stored[name] != shapes:
-            if name in TOP_LAYERS and stored[name][0][:-1] == shapes[0][:-1]:
+            if is_top_layer(name) and stored[name][0][:-1] == shapes[0][:-1]:
                 raise ValueError(
                     f"{what} has a top for {stored[name][0][-1]} classes but the model has {shapes[0][-1]}: "
                     f"pass num_classes={stored[name][0][-1]}, or include_top=False for the backbone only"
@@ -254,7 +258,7 @@ def compare_layers(model, stored: dict, what) -> None:
                 f"{what} does not fit {model.name}: layer {name!r} has weights of shape {_shapes(stored[name])} "
                 f"there but {_shapes(shapes)} in the model (weights for another architecture?)"
             )
-    extra = [name for name in stored if name not in expected and name not in TOP_LAYERS]
+    extra = [name for name in stored if name not in expected and not is_top_layer(name)]
     if extra:
         raise ValueError(
             f"{what} does not fit {model.name}: it has layer(s) {extra[:3]} that the model lacks "

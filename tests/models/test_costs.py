@@ -13,7 +13,8 @@ def expected_binary_costs(spec, side):
     size = math.ceil(side / spec.stem.strides)
     if spec.stem.max_pool:
         size = math.ceil(size / 2)
-    channels = spec.widths[0] if kind.aligns_stem else spec.stem.width
+    aligned = kind.aligns_stem and spec.stem.widening == "align"
+    channels = spec.widths[0] if aligned else spec.stem.width
     macs = into = out = 0
     for depth, width, stride in zip(spec.depths, spec.widths, spec.strides):
         for unit in range(depth * kind.units_per_block):
@@ -29,6 +30,10 @@ def expected_binary_costs(spec, side):
                 into += channels * size**2
                 out += width * out_size**2
             channels, size = width, math.ceil(size / unit_stride)
+    if spec.head.conv_width is not None:  # the head's binary 3x3 conv on the last feature map
+        macs += 9 * channels * spec.head.conv_width * size**2
+        into += channels * size**2
+        out += spec.head.conv_width * size**2
     return macs, into, out
 
 
@@ -39,7 +44,8 @@ def test_binary_costs_match_the_spec_arithmetic(name):
     figures = costs.measure_spec(spec, input_size=side)
     assert (figures.binary_macs, figures.activations, figures.activations_out) == expected_binary_costs(spec, side)
     convs_per_unit = 2 if spec.block == "reactnet_a" else 1
-    assert figures.binary_convs == sum(spec.depths) * kinds.KINDS[spec.block].units_per_block * convs_per_unit
+    head_convs = spec.head.conv_width is not None
+    assert figures.binary_convs == sum(spec.depths) * kinds.KINDS[spec.block].units_per_block * convs_per_unit + head_convs
     assert figures.ops == pytest.approx(figures.binary_macs / 64 + figures.float_macs)
 
 
