@@ -19,8 +19,10 @@ from conftest import randomize_batch_norms
 
 # Conversions that add no layer or block kind to the fast suite's: the ResNet-34s (the
 # ResNet-18s' kinds), ReActNetA (ReActNetADWR's kind, RepeatChannels included) and the
-# tuned ImageNet cards (ReActResNet18DWRLCE's and the CIFAR-sized tuned cards' layers).
-SLOW_CONVERSIONS = {"BiRealResNet34", "ResNet34DWR", "ReActNetA", "ResNet18DWRLCE", "ResNet34DWRLCE"}
+# tuned ImageNet cards (ReActResNet18DWRLCE's and the CIFAR-sized tuned cards' layers), and
+# the authors' originals (their DWR versions have the same heads and blocks).
+SLOW_CONVERSIONS = {"BiRealResNet34", "ResNet34DWR", "ReActNetA", "ResNet18DWRLCE", "ResNet34DWRLCE",
+                    "ReActResNet20", "VGG11"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_CONVERSIONS else [])

@@ -25,7 +25,7 @@ def _first_repeat_channels(self, inputs):
 
 
 def _uses_channel_align(spec) -> bool:
-    return KINDS[spec.block].aligns_stem and spec.stem.width != spec.widths[0]
+    return KINDS[spec.block].aligns_stem and spec.stem.width != spec.widths[0] and spec.stem.widening == "align"
 
 
 SPECS = {name: zoo.get_card(name).spec for name in zoo.list_models()}

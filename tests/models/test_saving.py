@@ -22,11 +22,13 @@ SLOW = {("ReActResNet18", "tf"), ("ReActNetA", "tf"),
         # The tuned ImageNet cards: their layers (ZeroPadChannels included) round-trip in
         # ReActResNet18DWRLCE's .keras and .h5 and the CIFAR-sized tuned cards' .h5.
         ("ReActResNet18DWRLCE", "tf"), ("ResNet18DWRLCE", "h5"), ("ResNet34DWRLCE", "h5")}
+# HardTanh (the authors' head conv) and the head's layers in the Keras format too.
+EXTRA = {("ResNet20DWRAuthors", "keras")}
 CASES = [
     pytest.param(name, fmt, marks=[pytest.mark.slow] if (name, fmt) in SLOW else [])
     for name in ALL
     for fmt in ("keras", "h5", "tf")
-    if fmt == "h5" or name in REACT
+    if fmt == "h5" or name in REACT or (name, fmt) in EXTRA
 ]
 
 

@@ -10,10 +10,14 @@ from dwr_larq.models.spec import BackboneSpec, StemSpec
 TINY = BackboneSpec(block="basic", depths=[1, 1], widths=[8, 16], strides=[1, 2], stem=StemSpec(width=8), input_size=16)
 
 
-def test_every_zoo_card_but_the_lce_tuned_ones_keeps_the_conv_shortcut():
+def test_zero_padded_shortcuts_are_on_the_lce_tuned_cards_and_the_authors_resnet20s_only():
     cards = [zoo.get_card(name) for name in zoo.list_models()]
-    assert {c.spec.shortcut for c in cards if c.source.get("kind") != "dwr-lce"} == {"conv"}
-    assert {c.spec.shortcut for c in cards if c.source.get("kind") == "dwr-lce"} == {"pad"}
+    padded = {c.name for c in cards if c.spec.shortcut == "pad"}
+    tuned = {c.name for c in cards if c.source.get("kind") == "dwr-lce"}
+    # The authors' CIFAR ResNet-20s zero-pad their shortcuts (option A of the ResNet paper).
+    authors = {c.name for c in cards if "ResNet-20" in c.source.get("file", "")}
+    assert authors == {"ResNet20DWRAuthors", "ReActResNet20", "ReActResNet20DWR"}
+    assert padded == tuned | authors
 
 
 @pytest.mark.parametrize("block", ["bireal", "reactnet", "basic"])

@@ -17,6 +17,12 @@ PUBLISHED = {
     "ResNet20": ("basic", [3, 3, 3], [16, 32, 64], 10),
     "ResNet20DWR": ("basic", [1, 1, 1], [16, 78, 134], 10),
     "VGGSmall": ("vgg", [1, 1, 1, 1, 1], [128, 256, 256, 512, 512], 10),
+    # As the DWR authors' code builds them (tests/models/test_authors_architectures.py).
+    "ResNet20DWRAuthors": ("basic", [1, 1, 1], [16, 78, 134], 10),
+    "ReActResNet20": ("react_basic", [3, 3, 3], [16, 32, 64], 10),
+    "ReActResNet20DWR": ("react_basic", [1, 1, 1], [30, 86, 154], 10),
+    "VGG11": ("vgg", [1] * 7, [128, 256, 256, 512, 512, 512, 512], 10),
+    "VGG11DWR": ("vgg", [1] * 5, [144, 390, 842, 418, 512], 10),
     "VGGSmallDWR": ("vgg", [1, 1, 1, 1, 1], [106, 252, 256, 512, 512], 10),
     "BiRealResNet34": ("bireal", [6, 8, 12, 6], [64, 128, 256, 512], 1000),
     "ReActNetA": ("reactnet_a", [1, 2, 2, 6, 2], [64, 128, 256, 512, 1024], 1000),
@@ -65,7 +71,8 @@ def test_reshaped_entries_carry_their_provenance(name, source):
 
 def test_list_models_filters_by_pattern():
     assert zoo.list_models("*DWR") == [
-        "ResNet18DWR", "ReActResNet18DWR", "ResNet18CIFARDWR", "ResNet20DWR", "VGGSmallDWR", "ResNet34DWR", "ReActNetADWR"
+        "ResNet18DWR", "ReActResNet18DWR", "ResNet18CIFARDWR", "ResNet20DWR", "VGGSmallDWR", "ResNet34DWR", "ReActNetADWR",
+        "ReActResNet20DWR", "VGG11DWR",
     ]
 
 
