@@ -24,8 +24,10 @@ and figure in ``--results`` are rewritten after every finished run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,8 +139,14 @@ def train_variant(args, variant: Variant, seed: int) -> dict:
             "model_file": str(out / summary.get("model_file", "model.keras"))}
 
 
+@functools.lru_cache(maxsize=None)
+def binary_macs(spec: BackboneSpec) -> int:
+    """Binary MACs of ``spec``'s binary self (one model build per variant, not per run)."""
+    return measure_spec(spec.replace(precision="binary")).binary_macs
+
+
 def row(variant: Variant, seed: int, result: dict, reference_macs: int) -> dict:
-    macs = measure_spec(variant.spec.replace(precision="binary")).binary_macs
+    macs = binary_macs(variant.spec)
     return {"variant": variant.name, "kind": variant.kind, "precision": variant.precision, "s": variant.s,
             "depths": list(variant.spec.depths), "widths": list(variant.spec.widths), "seed": seed,
             "binary_macs": macs, "macs_vs_original": round(macs / reference_macs, 4),
@@ -215,7 +223,8 @@ def plot(table: list, path: Path) -> None:
     plt.close(figure)
 
 
-def publish(args, rows, search_result, counts) -> None:
+def publish(args, rows, search_result, counts) -> str:
+    """Write the tables and figure of the runs so far; returns the markdown."""
     table = aggregate(rows)
     settings = {"dataset": args.dataset, "recipe": args.recipe, "epochs": args.epochs, "batch_size": args.batch_size,
                 "seeds": args.seeds, "input_size": args.input_size, **counts,
@@ -223,8 +232,10 @@ def publish(args, rows, search_result, counts) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
     write_atomically(args.results / "study.json", json.dumps(
         {"settings": settings, "table": table, "runs": rows, "search": search_result}, indent=2) + "\n")
-    write_atomically(args.results / "study.md", markdown(table, settings, search_result))
+    text = markdown(table, settings, search_result)
+    write_atomically(args.results / "study.md", text)
     plot(table, args.results / "study.png")
+    return text
 
 
 def parse(argv=None):
@@ -249,7 +260,7 @@ def parse(argv=None):
         get_recipe(args.recipe)
     except ValueError as error:
         parser.error(str(error))
-    args.argv = list(argv) if argv is not None else __import__("sys").argv[1:]
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     return args
 
 
@@ -264,7 +275,7 @@ def main(argv=None):
 
     src = data.source(args.dataset, image_size=args.input_size)
     counts = {"train_images": src.num_examples["train"], "test_images": src.num_examples["test"]}
-    rows, search_result = [], None
+    rows, search_result, text = [], None, ""
     for seed in args.seeds:
         # Each rung's full-precision twin right after it; the search after its source rung.
         plan = [*[v for s in LADDER for v in (by_name[f"s{s}"], by_name[f"s{s}-float"])],
@@ -281,10 +292,8 @@ def main(argv=None):
             result = train_variant(args, same or variant, seed)
             rows.append(row(variant, seed, result, reference))
             print(json.dumps(rows[-1]), flush=True)
-            publish(args, rows, search_result, counts)
-    print(markdown(aggregate(rows), {"dataset": args.dataset, "recipe": args.recipe, "epochs": args.epochs,
-                                     "batch_size": args.batch_size, "seeds": args.seeds, "input_size": args.input_size,
-                                     **counts}, search_result))
+            text = publish(args, rows, search_result, counts)
+    print(text)
 
 
 if __name__ == "__main__":

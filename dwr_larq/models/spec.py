@@ -16,7 +16,7 @@ from dwr_larq.models.kinds import KINDS
 
 # Fields added after cards and run folders were first written: ``to_dict`` leaves them
 # out at their defaults, so what was written before reads and resumes unchanged.
-LATER = {"written": "unless default"}
+LATER = {"omit_default": True}
 # Block kinds that ``dwr_larq.models.blocks`` knows how to build (their TF-free data is
 # in ``kinds``, so a spec validates without importing TensorFlow).
 BLOCK_KINDS = tuple(KINDS)
@@ -124,10 +124,7 @@ class BackboneSpec:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        data = _written(self)
-        for name in ("depths", "widths", "strides"):
-            data[name] = list(data[name])
-        return data
+        return _written(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> BackboneSpec:
@@ -139,13 +136,16 @@ class BackboneSpec:
 
 
 def _written(value) -> dict:
-    """``dataclasses.asdict`` without the ``LATER`` fields that hold their defaults."""
+    """``dataclasses.asdict`` with tuples as lists (JSON's), without the ``LATER`` fields
+    that hold their defaults."""
     data = {}
     for f in dataclasses.fields(value):
         item = getattr(value, f.name)
-        if f.metadata.get("written") == LATER["written"] and item == f.default:
+        if f.metadata.get("omit_default") and item == f.default:
             continue
-        data[f.name] = _written(item) if dataclasses.is_dataclass(item) else list(item) if isinstance(item, tuple) else item
+        if dataclasses.is_dataclass(item):
+            item = _written(item)
+        data[f.name] = list(item) if isinstance(item, tuple) else item
     return data
 
 

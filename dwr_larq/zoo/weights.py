@@ -19,14 +19,15 @@ from importlib import resources
 from dwr_larq.zoo import cache
 from dwr_larq.zoo.cards import DATASET_CLASSES, ModelCard, Variant, WeightsEntry
 
+# The classifier: the one top layer whose shape follows the number of classes.
+LOGITS = "logits"
+# The tensorflow-datasets name that trains a dataset tag's weights.
+TRAINING_DATASETS = {"imagenet": "imagenet2012 --data-dir DIR", "cifar10": "cifar10 --data-dir DIR"}
 
 
 def is_top_layer(name: str) -> bool:
     """A layer with weights that ``builder.head`` adds and include_top=False leaves out."""
-    return name == "logits" or name.startswith("head_")
-
-# The tensorflow-datasets name that trains a dataset tag's weights.
-TRAINING_DATASETS = {"imagenet": "imagenet2012 --data-dir DIR", "cifar10": "cifar10 --data-dir DIR"}
+    return name == LOGITS or name.startswith("head_")
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def compare_layers(model, stored: dict, what) -> None:
                 "(weights for another architecture?)"
             )
         if stored[name] != shapes:
-            if is_top_layer(name) and stored[name][0][:-1] == shapes[0][:-1]:
+            if name == LOGITS and stored[name][0][:-1] == shapes[0][:-1]:
                 raise ValueError(
                     f"{what} has a top for {stored[name][0][-1]} classes but the model has {shapes[0][-1]}: "
                     f"pass num_classes={stored[name][0][-1]}, or include_top=False for the backbone only"
