@@ -1,7 +1,6 @@
-"""One timer: benchmark, DWR's latency budget, the study script and evaluate all time
+"""One timer: benchmark, DWR's latency budget and evaluate all time
 through ``dwr_larq.deploy.timer`` (a ``Timer``'s ``measure``, or ``time_flatbuffer`` for bytes)."""
 
-import importlib.util
 import tempfile
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from dwr_larq.training import evaluate
 from benchmark_helpers import write_tiny_card
 from conftest import tiny_card
 
-SCRIPTS = Path(__file__).parents[2] / "scripts"
 ANSWER = timer.Latency.from_times([4.0, 5.0, 6.0, 7.0], 1024, "recorded")  # median 5.5, min 4.0
 
 
@@ -41,13 +39,6 @@ class RecordingTimer:
         return ANSWER
 
 
-def _study_script():
-    spec = importlib.util.spec_from_file_location("dwr_study", SCRIPTS / "dwr_study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _tiny_spec() -> BackboneSpec:
     return BackboneSpec.from_dict(tiny_card()["spec"])
 
@@ -58,16 +49,9 @@ def _benchmark_latency(tiny_tflite):
     return row.latency_median_ms
 
 
-def _study_latency(tiny_tflite):
-    from dwr_larq.models.builder import build
-
-    return _study_script().lce_latency_ms(build(_tiny_spec()), runs=3)
-
-
 CALLERS = {
     "benchmark": _benchmark_latency,
     "budget": lambda tflite: budget.measure_latency(_tiny_spec(), runs=3),
-    "study script": _study_latency,
     "evaluate": lambda tflite: evaluate.tflite_latency(tflite.read_bytes(), runs=3, warmup=1)["latency_ms"],
 }
 

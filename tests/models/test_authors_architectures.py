@@ -40,7 +40,7 @@ AUTHORS = {
     "ReActResNet20": (authors_resnet20([16, 32, 64], 3, None), 9 * 3 * 16 * 32 * 32 + 64 * 10),
     # CIFAR-10/VGG-Small&VGG-11/vgg.py: conv0 3->128 real-valued, convs 1-5 with pools after 1, 3, 5,
     # alg2 512->512 on the 4x4 map, fc 512*4*4 -> 10.
-    "VGGSmallDWR": (
+    "VGGSmallDWRAuthors": (
         [(128, 106, 32, 3), (106, 252, 16, 3), (252, 256, 16, 3), (256, 512, 8, 3), (512, 512, 8, 3),
          (512, 512, 4, 3)],
         9 * 3 * 128 * 32 * 32 + 512 * 4 * 4 * 10,
@@ -66,7 +66,7 @@ def test_binary_and_real_macs_are_the_authors_models(name):
 
 def test_every_card_that_follows_the_authors_names_their_file():
     followed = [card for card in map(zoo.get_card, zoo.list_models()) if "file" in card.source]
-    assert {"ResNet20DWRAuthors", "ReActResNet20DWR", "VGGSmallDWR", "VGG11DWR", "ResNet18DWR",
+    assert {"ResNet20DWRAuthors", "ReActResNet20DWR", "VGGSmallDWRAuthors", "VGG11DWR", "ResNet18DWR",
             "ReActResNet18DWR", "ResNet18CIFARDWR"} <= {card.name for card in followed}
     assert all(card.source["file"].startswith("pingxue-hfut/DWR: ") for card in followed)
 
@@ -91,7 +91,7 @@ def test_resnet20_head_is_alg2_conv_pool_batch_norm_then_the_classifier():
 
 
 def test_vgg_small_classifies_the_flattened_4x4_map():
-    model = zoo.VGGSmallDWR()
+    model = zoo.VGGSmallDWRAuthors()
     assert model.get_layer("stem_conv").filters == 128 and model.get_layer("head_conv").filters == 512
     assert model.get_layer("logits").kernel.shape == (512 * 4 * 4, 10)
 
