@@ -25,6 +25,6 @@ setup(
     package_data={"dwr_larq.zoo_cards": ["*.json", "weights/*.h5"], "dwr_larq.models": ["imagenet_classes.tsv"],
                   "dwr_larq.deploy": ["tflite_enums.json", "arm_cost_model.json"]},
     install_requires=requirements(),
-    extras_require={"test": ["pytest>=7", "pytest-timeout"]},
+    extras_require={"test": ["pytest>=7", "pytest-timeout", "pytest-xdist>=3"]},
     entry_points={"console_scripts": ["dwr-larq=dwr_larq.cli.main:main"]},
 )

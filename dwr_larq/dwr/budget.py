@@ -12,7 +12,7 @@ import warnings
 from typing import Callable
 
 from dwr_larq.checks import positive_int
-from dwr_larq.models.kinds import KINDS, stage_binary_macs
+from dwr_larq.models.kinds import KINDS, conv3x3_macs, stage_binary_macs
 from dwr_larq.models.spec import BackboneSpec
 
 # Widths LCE processes in whole: it bitpacks input channels into 32-bit words and its
@@ -69,7 +69,7 @@ def _stage_costs(spec: BackboneSpec, depths, widths) -> list:
             in_channels = widths[stage - 1]
         costs.append(pixels * stage_binary_macs(spec.block, in_channels, width, depth))
     if spec.head.conv_width is not None:  # the head's binary conv reads the last stage: counted with it
-        costs[-1] += _stage_pixels(spec)[-1] * 9 * widths[-1] * spec.head.conv_width
+        costs[-1] += _stage_pixels(spec)[-1] * conv3x3_macs(widths[-1], spec.head.conv_width)
     return costs
 
 

@@ -40,11 +40,16 @@ def is_binary_conv(layer: tf.keras.layers.Layer) -> bool:
 def conv(x, width: int, stride: int, input_quantizer, name: str, kernel_size: int = 3, precision: str = "binary"):
     """The conv every unit is made of: binary (sign of the input, ``input_quantizer``;
     1-bit weights), or for a ``"float"`` spec its full-precision twin, a ReLU then a
-    real-valued conv, with the same name (see ``spec.PRECISIONS``)."""
+    real-valued conv, with the same name (see ``spec.PRECISIONS``).
+
+    ``input_quantizer="rsign"`` makes ReActNet's learnable sign, named after the conv;
+    built here so a float twin does not create one it never connects."""
     if precision == "float":
         x = tf.keras.layers.ReLU(name=f"{name}_relu")(x)
         return tf.keras.layers.Conv2D(width, kernel_size, strides=stride, padding="same", use_bias=False,
                                       kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    if input_quantizer == "rsign":
+        input_quantizer = RSign(name=f"{name}_rsign")
     return lq.layers.QuantConv2D(
         width,
         kernel_size,
@@ -84,7 +89,7 @@ def bireal_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "con
 
 def reactnet_unit(x, width: int, stride: int, name: str, shortcut_kind: str = "conv", precision: str = "binary"):
     """ReActNet: RPReLU(BN(bconv(RSign(x))) + shortcut(x))."""
-    y = binary_conv_bn(x, width, stride, RSign(name=f"{name}_rsign"), name, precision=precision)
+    y = binary_conv_bn(x, width, stride, "rsign", name, precision=precision)
     y = tf.keras.layers.add([y, shortcut(x, width, stride, f"{name}_shortcut", shortcut_kind)], name=f"{name}_add")
     return RPReLU(name=f"{name}_rprelu")(y)
 
@@ -105,12 +110,12 @@ def reactnet_a_unit(x, width: int, stride: int, name: str, shortcut_kind: str = 
     channels up to ``width`` (ReActNet's duplication when the width doubles).
     """
     channels = x.shape[-1]
-    y = binary_conv_bn(x, channels, stride, RSign(name=f"{name}_3x3_rsign"), f"{name}_3x3", precision=precision)
+    y = binary_conv_bn(x, channels, stride, "rsign", f"{name}_3x3", precision=precision)
     skip = x
     if stride > 1:
         skip = tf.keras.layers.AveragePooling2D(stride, strides=stride, padding="same", name=f"{name}_pool")(x)
     y = RPReLU(name=f"{name}_3x3_rprelu")(tf.keras.layers.add([y, skip], name=f"{name}_3x3_add"))
-    z = binary_conv_bn(y, width, 1, RSign(name=f"{name}_1x1_rsign"), f"{name}_1x1", kernel_size=1, precision=precision)
+    z = binary_conv_bn(y, width, 1, "rsign", f"{name}_1x1", kernel_size=1, precision=precision)
     skip = y if width == channels else RepeatChannels(width, name=f"{name}_repeat")(y)
     return RPReLU(name=f"{name}_1x1_rprelu")(tf.keras.layers.add([z, skip], name=f"{name}_1x1_add"))
 

@@ -32,7 +32,8 @@ class BlockKind:
     projects_shortcut: bool = True
 
 
-def _conv3x3_macs(channels: int, width: int) -> int:
+def conv3x3_macs(channels: int, width: int) -> int:
+    """MACs per output pixel of a 3x3 conv from ``channels`` to ``width``."""
     return 9 * channels * width
 
 
@@ -42,14 +43,14 @@ def _reactnet_a_macs(channels: int, width: int) -> int:
 
 
 KINDS = {
-    "bireal": BlockKind(1, aligns_stem=True, binary_macs=_conv3x3_macs),
-    "reactnet": BlockKind(1, aligns_stem=True, binary_macs=_conv3x3_macs),
+    "bireal": BlockKind(1, aligns_stem=True, binary_macs=conv3x3_macs),
+    "reactnet": BlockKind(1, aligns_stem=True, binary_macs=conv3x3_macs),
     # The two-conv CIFAR basic block, with a shortcut around each binary conv as in
     # IR-Net's and Bi-Real's CIFAR ResNets (binary ResNets train poorly otherwise).
-    "basic": BlockKind(2, aligns_stem=True, binary_macs=_conv3x3_macs),
+    "basic": BlockKind(2, aligns_stem=True, binary_macs=conv3x3_macs),
     # The same with ReActNet units (RSign, RPReLU): the DWR authors' CIFAR ResNet-20+ReActNet.
-    "react_basic": BlockKind(2, aligns_stem=True, binary_macs=_conv3x3_macs),
-    "vgg": BlockKind(1, aligns_stem=False, binary_macs=_conv3x3_macs, projects_shortcut=False),
+    "react_basic": BlockKind(2, aligns_stem=True, binary_macs=conv3x3_macs),
+    "vgg": BlockKind(1, aligns_stem=False, binary_macs=conv3x3_macs, projects_shortcut=False),
     # Its shortcuts are parameter-free already: avg pool, and channels repeated.
     "reactnet_a": BlockKind(1, aligns_stem=False, binary_macs=_reactnet_a_macs, projects_shortcut=False),
 }

@@ -17,12 +17,21 @@ from dwr_larq.models import costs
 from conftest import randomize_batch_norms
 
 
-# Conversions that add no layer or block kind to the fast suite's: the ResNet-34s (the
-# ResNet-18s' kinds), ReActNetA (ReActNetADWR's kind, RepeatChannels included) and the
-# tuned ImageNet cards (ReActResNet18DWRLCE's and the CIFAR-sized tuned cards' layers), and
-# the authors' originals (their DWR versions have the same heads and blocks).
-SLOW_CONVERSIONS = {"BiRealResNet34", "ResNet34DWR", "ReActNetA", "ResNet18DWRLCE", "ResNet34DWRLCE",
-                    "ReActResNet20", "VGG11"}
+# Models the agreement test below converts (and counts the bconvs of) at twice this size.
+AGREEMENT = ("ResNet18DWR", "ReActResNet18DWR")
+# Conversions that add no layer or block kind to the fast suite's: the ImageNet ResNet-18s
+# and ResNet-34s (their DWR versions' kinds, ChannelAlign aside), ReActNetA (ReActNetADWR's
+# kind, RepeatChannels included), the tuned ImageNet cards (ReActResNet18DWRLCE's and the
+# CIFAR-sized tuned cards' layers) and the authors' originals (their DWR versions have the
+# same heads and blocks); and those the agreement test converts.
+SLOW_CONVERSIONS = {"BiRealResNet18", "ReActResNet18", "BiRealResNet34", "ResNet34DWR", "ReActNetA",
+                    "ResNet18DWRLCE", "ResNet34DWRLCE", "ReActResNet20", "VGG11", *AGREEMENT}
+
+
+def assert_every_binary_conv_converted(model, op_counts: dict):
+    assert op_counts.get("LceBconv2d", 0) == len(costs.binary_conv_layers(model)) > 0
+    # Every binary conv reads from a sign, so no float conv is left in the binary part.
+    assert op_counts["LceQuantize"] >= 1
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_CONVERSIONS else [])
@@ -38,18 +47,17 @@ def test_every_binary_conv_becomes_an_lce_bconv2d(name, converted, tmp_path):
         report = convert.convert(model, tmp_path / f"{name}.tflite")
         assert (tmp_path / f"{name}.tflite").stat().st_size == report.size_bytes
         counts = report.op_counts
-    assert counts.get("LceBconv2d", 0) == len(costs.binary_conv_layers(model)) > 0
-    # Every binary conv reads from a sign, so no float conv is left in the binary part.
-    assert counts["LceQuantize"] >= 1
+    assert_every_binary_conv_converted(model, counts)
 
 
-@pytest.mark.parametrize("name", ["ResNet18DWR", "ReActResNet18DWR",  # ChannelAlign with both block kinds
+@pytest.mark.parametrize("name", [*AGREEMENT,  # ChannelAlign with both block kinds
                                   *(pytest.param(n, marks=pytest.mark.slow) for n in ("ResNet20DWR", "VGGSmallDWR"))])
 def test_lce_interpreter_agrees_with_keras(name, rng, tmp_path):
     side = 2 * zoo.get_card(name).spec.downsampling
     model = zoo.get_model(name, input_shape=(side, side, 3))
     randomize_batch_norms(model, rng)
     flatbuffer = convert.to_flatbuffer(model)
+    assert_every_binary_conv_converted(model, convert.count_ops(flatbuffer))
     images = rng.normal(size=(32, side, side, 3)).astype(np.float32)
     agreement = convert.compare_with_keras(model, flatbuffer, images)
     print(name, agreement)

@@ -19,6 +19,8 @@ REACT = [name for name in ALL if zoo.get_card(name).spec.block.startswith("react
 # SavedModel of the two largest is slow (a minute or two each) and adds no layer kind
 # their DWR versions do not have.
 SLOW = {("ReActResNet18", "tf"), ("ReActNetA", "tf"),
+        # ReActNetA's layers are ReActNetADWR's; the ResNet-34s', the ResNet-18s'.
+        ("ReActNetA", "keras"), ("ReActNetA", "h5"), ("BiRealResNet34", "h5"), ("ResNet34DWR", "h5"),
         # The tuned ImageNet cards: their layers (ZeroPadChannels included) round-trip in
         # ReActResNet18DWRLCE's .keras and .h5 and the CIFAR-sized tuned cards' .h5.
         ("ReActResNet18DWRLCE", "tf"), ("ResNet18DWRLCE", "h5"), ("ResNet34DWRLCE", "h5")}
