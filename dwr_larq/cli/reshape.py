@@ -6,7 +6,7 @@ import json
 
 import click
 
-from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
+from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, quiet_tensorflow
 
 from dwr_larq import dwr
 from dwr_larq import zoo
@@ -93,7 +93,7 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
 @click.command("reshape")
 @click.argument("name_or_card")
 @click.option("--s", "s", type=float, default=2.0, show_default=True, help="Depth divisor.")
-@click.option("--dataset", default="digits", show_default=True, help="Pre-training (train split) and calibration (test split) data: digits, folder:PATH or a tfds name.")
+@click.option("--dataset", default="digits", show_default=True, help="Pre-training and calibration data, both from its train split: " + DATASET_HELP)
 @click.option("--data-dir", type=click.Path(file_okay=False), help="tensorflow-datasets data directory.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The card .json to write.")
 @click.option("--name", help="Model name on the card (default: NAME + 'DWR').")

@@ -7,15 +7,12 @@ import os
 
 import click
 
-from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
+from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, quiet_tensorflow
 
 from dwr_larq.training.precision import AUTO, MIXED_POLICIES
 from dwr_larq.training.recipes import RECIPES
 from dwr_larq.training.strategy import STRATEGIES
 
-DATASET_HELP = ("digits (embedded, no download); fashion_mnist, mnist, cifar10, cifar100 (Keras' files: --data-dir, "
-                "Keras' cache, Debian's dataset-fashion-mnist, or downloaded); imagenet2012 or any tensorflow-datasets "
-                "name; or folder:PATH.")
 
 
 def compute_options(command):
