@@ -15,7 +15,8 @@ The paper predicts that the binary networks gain more from a larger s than the
 full-precision ones. Each (variant, seed) is a run folder under ``--runs``, trained
 by ``dwr_larq.training.train``: an interrupted study resumes with the same command,
 mid-run from the last finished epoch, and never redoes a finished run. The tables
-and figure in ``--results`` are rewritten after every finished run.
+and figure in ``--results`` are rewritten after every finished run. ``--variants``
+trains a subset, for example the ladder's ends on a longer schedule.
 
     python scripts/dwr_study.py --dataset fashion_mnist --epochs 3 --seeds 0 1 2 \\
         --runs runs/dwr_study --results docs/results/dwr_study
@@ -43,6 +44,7 @@ from dwr_larq.zoo.cards import ModelCard
 
 ORIGINAL, PAPER_DWR = "ResNet20", "ResNet20DWR"
 LADDER = (1, 2, 3)  # the depth divisors s of the ladder
+VARIANTS = (*(f"s{s}{suffix}" for suffix in ("", "-float") for s in LADDER), "dwr-paper", "dwr-searched")
 SEARCH_FROM = 3  # the ladder rung whose trained first-seed network the width search reads
 DIVISOR = 2  # widths even, as the paper's ResNet-20 widths are
 TOLERANCE = 0.05  # binary MACs of every variant within this of the original's
@@ -246,6 +248,8 @@ def parse(argv=None):
     parser.add_argument("--recipe", default="bireal", help="the one recipe every run uses")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--input-size", type=int, default=28, help="image side (Fashion-MNIST's own is 28)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="a subset to train (default: all), e.g. a longer schedule for the ladder's ends")
     parser.add_argument("--runs", type=Path, default=Path("runs/dwr_study"), help="run folders (resumable)")
     parser.add_argument("--results", type=Path, default=Path("docs/results/dwr_study"), help="tables and figure")
     args = parser.parse_args(argv)
@@ -256,6 +260,10 @@ def parse(argv=None):
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds has repeats: {args.seeds}")
+    if len(set(args.variants)) != len(args.variants):
+        parser.error(f"--variants has repeats: {args.variants}")
+    if "dwr-searched" in args.variants and f"s{SEARCH_FROM}" not in args.variants:
+        parser.error(f"--variants: dwr-searched searches the trained s{SEARCH_FROM} network; add s{SEARCH_FROM}")
     try:
         get_recipe(args.recipe)
     except ValueError as error:
@@ -281,6 +289,8 @@ def main(argv=None):
         plan = [*[v for s in LADDER for v in (by_name[f"s{s}"], by_name[f"s{s}-float"])],
                 Variant("dwr-paper", paper, 3, "dwr"), "dwr-searched"]
         for variant in plan:
+            if getattr(variant, "name", variant) not in args.variants:
+                continue
             if variant == "dwr-searched":
                 source = by_name[f"s{SEARCH_FROM}"]
                 model_file = args.runs / f"{source.name}-seed{args.seeds[0]}" / "model.keras"
