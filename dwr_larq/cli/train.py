@@ -14,7 +14,6 @@ from dwr_larq.training.recipes import RECIPES
 from dwr_larq.training.strategy import STRATEGIES
 
 
-
 def compute_options(command):
     """--strategy, --mixed-precision, --jit-compile and --steps-per-execution, for every command that trains."""
     for option in reversed((
