@@ -44,7 +44,8 @@ from dwr_larq.zoo.cards import ModelCard
 
 ORIGINAL, PAPER_DWR = "ResNet20", "ResNet20DWR"
 LADDER = (1, 2, 3)  # the depth divisors s of the ladder
-VARIANTS = (*(f"s{s}{suffix}" for suffix in ("", "-float") for s in LADDER), "dwr-paper", "dwr-searched")
+# In training order: each rung's full-precision twin right after it; the search after its source rung.
+VARIANTS = (*(f"s{s}{suffix}" for s in LADDER for suffix in ("", "-float")), "dwr-paper", "dwr-searched")
 SEARCH_FROM = 3  # the ladder rung whose trained first-seed network the width search reads
 DIVISOR = 2  # widths even, as the paper's ResNet-20 widths are
 TOLERANCE = 0.05  # binary MACs of every variant within this of the original's
@@ -277,7 +278,7 @@ def main(argv=None):
     original = zoo.get_card(ORIGINAL).spec.replace(input_size=args.input_size)
     paper = zoo.get_card(PAPER_DWR).spec.replace(input_size=args.input_size)
     rungs = ladder(original)
-    by_name = {v.name: v for v in rungs}
+    by_name = {v.name: v for v in [*rungs, Variant("dwr-paper", paper, 3, "dwr")]}
     reference = measure_spec(original).binary_macs
     from dwr_larq.training import data
 
@@ -285,13 +286,10 @@ def main(argv=None):
     counts = {"train_images": src.num_examples["train"], "test_images": src.num_examples["test"]}
     rows, search_result, text = [], None, ""
     for seed in args.seeds:
-        # Each rung's full-precision twin right after it; the search after its source rung.
-        plan = [*[v for s in LADDER for v in (by_name[f"s{s}"], by_name[f"s{s}-float"])],
-                Variant("dwr-paper", paper, 3, "dwr"), "dwr-searched"]
-        for variant in plan:
-            if getattr(variant, "name", variant) not in args.variants:
-                continue
-            if variant == "dwr-searched":
+        for name in (name for name in VARIANTS if name in args.variants):
+            if name != "dwr-searched":
+                variant = by_name[name]
+            else:
                 source = by_name[f"s{SEARCH_FROM}"]
                 model_file = args.runs / f"{source.name}-seed{args.seeds[0]}" / "model.keras"
                 search_result = search(args, original, source, model_file)
