@@ -16,8 +16,8 @@ setup(
     description="Fast and accurate binary neural networks with Depth-Width Reshaping, on Larq",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",
-    # Tested on Python 3.11 only (TensorFlow 2.15 supports 3.9-3.11).
-    python_requires=">=3.11,<3.12",
+    # larq-compute-engine 0.16 ships wheels for CPython 3.10-3.12 only (none for 3.13).
+    python_requires=">=3.10,<3.13",
     packages=[*find_packages(include=["dwr_larq", "dwr_larq.*"]), "dwr_larq.zoo_cards"],
     # The zoo cards (and weights small enough to ship) live in the top-level zoo/ folder
     # and ship as dwr_larq.zoo_cards.

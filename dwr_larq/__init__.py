@@ -10,6 +10,8 @@ The package is grouped by concern, one sub-package each:
 - ``cli``: the ``dwr-larq`` command line.
 
 Importing ``dwr_larq`` does not import TensorFlow: the names below load on first use.
+It sets ``TF_USE_LEGACY_KERAS=1`` (unless set) so that TensorFlow, once loaded, gives
+larq the tf-keras it needs (``legacy_keras``).
 Our Keras layers register themselves as soon as TensorFlow is imported by anyone, so
 ``tf.keras.models.load_model`` finds them without ``custom_objects``.
 """
@@ -21,8 +23,10 @@ import os
 # output; a user who wants it sets TF_CPP_MIN_LOG_LEVEL themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from dwr_larq import _registration  # noqa: E402
+from dwr_larq import _registration, legacy_keras  # noqa: E402
 
+# larq needs tf.keras to be tf-keras, which TensorFlow 2.16 picks only if asked before it loads.
+legacy_keras.choose_legacy_keras()
 _registration.register_when_tensorflow_loads()
 
 __version__ = "0.1.0"

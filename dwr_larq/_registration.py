@@ -26,8 +26,12 @@ def _initializing(name: str) -> bool:
 
 
 def _register() -> None:
+    from dwr_larq.legacy_keras import LegacyKerasRequired
+
     try:
         importlib.import_module(LAYERS_MODULE)
+    except LegacyKerasRequired:
+        pass  # Keras 3 is loaded: our first call that needs Keras says so and how to fix it
     except ImportError as error:  # larq missing or broken: TensorFlow itself must still import
         warnings.warn(f"dwr_larq could not register its Keras layers: {error}", stacklevel=2)
 

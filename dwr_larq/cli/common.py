@@ -18,12 +18,15 @@ DATASET_HELP = ("digits (embedded, no download); fashion_mnist, mnist, cifar10, 
 
 class CommandGroup(click.Group):
     """A click group whose commands may raise ``ValueError`` (the library's way of saying
-    the input is wrong): it becomes click's one-line ``Error: ...`` with no traceback."""
+    the input is wrong) or ``LegacyKerasRequired`` (Keras 3 chosen by the environment): it
+    becomes click's one-line ``Error: ...`` with no traceback."""
 
     def invoke(self, ctx):
+        from dwr_larq.legacy_keras import LegacyKerasRequired
+
         try:
             return super().invoke(ctx)
-        except ValueError as error:
+        except (ValueError, LegacyKerasRequired) as error:
             raise click.ClickException(str(error)) from None
 
 

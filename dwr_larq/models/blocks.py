@@ -11,11 +11,15 @@ DWR width search can find a stage's layers by name.
 
 from __future__ import annotations
 
-import larq as lq
-import tensorflow as tf
+from dwr_larq.legacy_keras import require_legacy_keras
 
-from dwr_larq.models.kinds import KINDS
-from dwr_larq.models.layers import RepeatChannels, RPReLU, RSign, ZeroPadChannels
+require_legacy_keras()  # before larq, which fails obscurely under Keras 3
+
+import larq as lq  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dwr_larq.models.kinds import KINDS  # noqa: E402
+from dwr_larq.models.layers import RepeatChannels, RPReLU, RSign, ZeroPadChannels  # noqa: E402
 
 BN_KWARGS = dict(momentum=0.9, epsilon=1e-5)
 BINARY_CONV_KWARGS = dict(

@@ -19,11 +19,15 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-import larq as lq
-import numpy as np
-import tensorflow as tf
+from dwr_larq.legacy_keras import require_legacy_keras
 
-from dwr_larq.models.blocks import is_binary_conv
+require_legacy_keras()  # before larq, which fails obscurely under Keras 3
+
+import larq as lq  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dwr_larq.models.blocks import is_binary_conv  # noqa: E402
 
 # Binary MACs per float-equivalent operation: 64 binary MACs fit one 64-bit XNOR-popcount.
 BINARY_MACS_PER_OP = 64

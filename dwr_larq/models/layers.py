@@ -6,8 +6,12 @@ restores them without ``custom_objects`` once ``dwr_larq`` is imported.
 
 import math
 
-import larq as lq
-import tensorflow as tf
+from dwr_larq.legacy_keras import require_legacy_keras
+
+require_legacy_keras()  # before larq, which fails obscurely under Keras 3
+
+import larq as lq  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 _register = tf.keras.utils.register_keras_serializable(package="dwr_larq")
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 def rebuild(model: tf.keras.Model, edit: Callable[[tf.keras.layers.Layer, dict], dict], copy_weights: bool = True):
     """A fresh ``model`` whose layers are rebuilt from ``edit(layer, config)``, ``config``
-    being the layer's own with what Keras 2.15 leaves out of it (a batch norm's
+    being the layer's own with what Keras 2 (tf-keras) leaves out of it (a batch norm's
     ``synchronized``) put back."""
 
     def clone(layer):
