@@ -1,4 +1,5 @@
-"""ImageNet helpers in keras.applications' style: ``preprocess_input`` and ``decode_predictions``.
+"""Input scaling and prediction decoding in keras.applications' style: ``preprocess_input`` and
+``decode_predictions`` (ImageNet's classes by default, any weights' ``categories`` when given).
 
     >>> x = dwr_larq.preprocess_input(images_0_to_255)
     >>> dwr_larq.decode_predictions(model.predict(x), top=3)[0]
@@ -64,19 +65,22 @@ def class_names() -> list:
     return ["_".join(lemmas.split(",")[0].split()) for _, lemmas in _classes()]
 
 
-def decode_predictions(preds, top: int = 5) -> list:
-    """The ``top`` classes of each prediction: a list per image of ``(wnid, name, score)``, best first.
+def decode_predictions(preds, top: int = 5, categories=None) -> list:
+    """The ``top`` classes of each prediction: a list per image of ``(id, name, score)``, best first.
 
-    ``preds`` is a batch of ImageNet scores, shape ``(samples, 1000)``.
+    ``preds`` is a batch of scores, shape ``(samples, classes)``. Without ``categories``
+    they are ImageNet's 1000 and ``id`` is the WordNet id, as in keras.applications; with
+    ``categories`` (class names in label order, e.g. ``zoo.pretrained(...).categories``)
+    ``id`` is the label index.
     """
+    names = class_names() if categories is None else [str(name) for name in categories]
+    ids = wnids() if categories is None else list(range(len(names)))
     scores = np.asarray(preds)
-    if scores.ndim != 2 or scores.shape[1] != NUM_CLASSES:
-        raise ValueError(
-            f"decode_predictions expects a batch of ImageNet predictions of shape (samples, {NUM_CLASSES}), "
-            f"got shape {scores.shape}"
-        )
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= NUM_CLASSES:
-        raise ValueError(f"top must be an integer from 1 to {NUM_CLASSES}, got {top!r}")
-    ids, names = wnids(), class_names()
+    if scores.ndim != 2 or scores.shape[1] != len(names):
+        what = "ImageNet predictions" if categories is None else f"predictions over the {len(names)} categories"
+        raise ValueError(f"decode_predictions expects a batch of {what} of shape (samples, {len(names)}), "
+                         f"got shape {scores.shape}")
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= len(names):
+        raise ValueError(f"top must be an integer from 1 to {len(names)}, got {top!r}")
     best = np.argsort(-scores, axis=1, kind="stable")[:, :top]
     return [[(ids[i], names[i], float(row[i])) for i in order] for row, order in zip(scores, best)]

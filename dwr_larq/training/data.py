@@ -214,6 +214,24 @@ def digits_source() -> Source:
     return Source("digits", DIGITS_CLASSES, sizes, 32, Policy("pad_crop", flip=False), images, {"train": False, "test": False})
 
 
+def array_source(images, labels=None, *, policy: Policy = PAD_CROP, num_classes: int = 1) -> Source:
+    """Images already in memory, as a dataset stores them (uint8 pixels, ``(N, H, W)``
+    grey or ``(N, H, W, C)``), as a test split: so that ``pipeline`` prepares a user's
+    images exactly as it prepared the images weights were evaluated on."""
+    pixels = np.asarray(images)
+    if pixels.ndim == 3:
+        pixels = pixels[..., None]
+    if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3) or not len(pixels):
+        raise ValueError(f"images must be a batch of shape (N, H, W) or (N, H, W, 1 or 3), got {np.shape(images)}")
+    labels = np.zeros(len(pixels), np.int64) if labels is None else np.asarray(labels)
+
+    def images_of(split, training, image_size, shard):
+        return tf.data.Dataset.from_tensor_slices((pixels[shard[1]::shard[0]], labels[shard[1]::shard[0]]))
+
+    return Source("arrays", num_classes, {"train": 0, "test": len(pixels)}, pixels.shape[1], policy, images_of,
+                  {"train": False, "test": False}, channels=int(pixels.shape[-1]))
+
+
 def _class_files(path: Path) -> dict:
     """Class name -> sorted image files under each subfolder of ``path`` (empty ones left out)."""
     classes = {}

@@ -2,11 +2,14 @@
 user loads them (``zoo.X(weights="fashion_mnist")``), on all 10,000 test images, in Keras
 and converted in LCE's interpreter."""
 
+import os
+
+import numpy as np
 import pytest
 
 from dwr_larq import zoo
 from dwr_larq.deploy import convert
-from dwr_larq.training import data, evaluate, keras_datasets
+from dwr_larq.training import keras_datasets
 
 TAG = "fashion_mnist"
 SHIPPED = [name for name in zoo.list_models() if TAG in zoo.get_card(name).weights]
@@ -27,13 +30,14 @@ def test_resnet20_and_its_dwr_reshape_ship_trained_weights():
                                           "Keras' cache or --data-dir; .ci/run installs it as root)")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_reproduce_the_cards_accuracy_in_keras_and_lce(name):
-    trained = zoo.get_card(name).weights[TAG].trained
-    model = zoo.get_model(name, weights=TAG)
-    assert model.input_shape[1:] == (trained["input_size"], trained["input_size"], trained["channels"])
-    test = data.pipeline(data.source(TAG), "test", batch_size=500, image_size=trained["input_size"],
-                         channels=trained["channels"])
-    keras = evaluate.keras_accuracy(model, test)
-    lite = evaluate.tflite_accuracy(convert.to_flatbuffer(model), test)
-    assert keras["images"] == lite["images"] == 10_000
-    assert keras["accuracy"] == pytest.approx(trained["accuracy_keras"], abs=0.001)
-    assert lite["accuracy"] == pytest.approx(trained["accuracy_tflite"], abs=0.001)
+    """As a user would: the raw uint8 test images through the entry's own ``preprocess``."""
+    entry = zoo.pretrained(name, TAG)
+    model = entry.build()
+    assert model.input_shape[1:] == entry.input_shape
+    images, labels = keras_datasets.read_split(TAG, "test", keras_datasets.locate(TAG, None))
+    inputs = entry.preprocess(images[..., 0])  # (N, 28, 28), as fashion_mnist.load_data() gives them
+    keras = np.argmax(model.predict(inputs, batch_size=500, verbose=0), -1)
+    lite = np.argmax(convert.interpreter(convert.to_flatbuffer(model), num_threads=os.cpu_count() or 1).predict(inputs), -1)
+    assert len(keras) == len(lite) == entry.metrics["test_images"] == 10_000
+    assert np.mean(keras == labels) == pytest.approx(entry.metrics["accuracy_keras"], abs=0.001)
+    assert np.mean(lite == labels) == pytest.approx(entry.metrics["accuracy_tflite"], abs=0.001)
