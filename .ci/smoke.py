@@ -41,7 +41,7 @@ def main() -> None:
         images, labels = next(iter(test.dataset))
         images, labels = images.numpy(), labels.numpy()
     keras = np.asarray(model(images, training=False))
-    lite = convert.interpreter(convert.to_flatbuffer(model), num_threads=2).predict(images)
+    lite = convert.interpreter(convert.to_flatbuffer(model), num_threads=1).predict(images)
     assert np.allclose(keras.sum(-1), 1, atol=1e-3), "Keras outputs are not probabilities"
     agree = float(np.mean(np.argmax(keras, -1) == np.argmax(lite, -1)))
     assert agree >= 0.99, f"Keras and LCE agree on only {agree:.1%} of the images"

@@ -36,7 +36,7 @@ def predict(out: str) -> None:
         test = data.pipeline(data.source(TAG), "test", batch_size=500, image_size=trained["input_size"],
                              channels=trained["channels"])
         flatbuffer = convert.to_flatbuffer(model)
-        runner = convert.interpreter(flatbuffer, num_threads=2)
+        runner = convert.interpreter(flatbuffer, num_threads=1)  # threads spin-wait on a loaded host
         keras, lite = [], []
         for images, _ in test.dataset:
             keras.append(np.argmax(model(images, training=False), -1))
