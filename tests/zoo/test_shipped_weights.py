@@ -2,7 +2,6 @@
 user loads them (``zoo.X(weights="fashion_mnist")``), on all 10,000 test images, in Keras
 and converted in LCE's interpreter."""
 
-
 import numpy as np
 import pytest
 
