@@ -88,13 +88,25 @@ def summary(name, input_size, as_json, layers, arm):
 
 
 def _echo_arm_ops(estimate) -> None:
-    """The per-op ARM estimate as a table: op, output shape, instructions, share."""
+    """Where the ARM estimate goes: by op type (largest first, with a bar of its share),
+    then every op in execution order with its share and the running total's."""
     total = estimate.instructions
-    click.echo(f"{'#':>4}  {'op':<18} {'output':<20} {'ARM instr.':>12} {'share':>7}")
+    click.echo(f"ARM estimate by op type ({format_count(total, '.3g')} instructions"
+               f"{'' if estimate.complete else ', unestimated ops not counted'}):")
+    for name, row in estimate.by_op_type().items():
+        value = "unestimated" if row["arm_instructions"] is None else format_count(row["arm_instructions"], ".3g")
+        share = row["share"]
+        shown = "" if share is None else f"{share:>6.1%}  {'#' * round(share * 40)}"
+        click.echo(f"  {name:<18} x{row['count']:<4} {value:>11}  {shown}")
+    click.echo(f"{'#':>4}  {'op':<18} {'output':<20} {'ARM instr.':>12} {'share':>7} {'cumul.':>7}")
+    running = 0.0
     for op in estimate.ops:
         value = "unestimated" if op.instructions is None else format_count(op.instructions, ".2f")
-        share = "" if op.instructions is None or not estimate.complete else f"{op.instructions / total:.1%}"
-        click.echo(f"{op.index:>4}  {op.op:<18} {str(op.output_shape):<20} {value:>12} {share:>7}")
+        share = cumulative = ""
+        if op.instructions is not None and estimate.complete:
+            running += op.instructions
+            share, cumulative = f"{op.instructions / total:.1%}", f"{running / total:.1%}"
+        click.echo(f"{op.index:>4}  {op.op:<18} {str(op.output_shape):<20} {value:>12} {share:>7} {cumulative:>7}")
 
 
 def _model_to_convert(name: str, input_size: int | None):

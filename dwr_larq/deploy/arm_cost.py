@@ -6,9 +6,12 @@ operator of a converted model with per-op cost models fitted to measurements of 
 0.16's aarch64 kernels (``shared/arm-costs``: guest instructions counted under
 user-mode QEMU emulating a Cortex-A72, 1 thread, LCE's default ``bgemm`` binary-conv
 kernel, ruy float GEMM, no XNNPACK). The fitted coefficients ship as
-``arm_cost_model.json``; each op's prediction is ``const + sum(coef[f] * f)`` over the
-features defined below. Over the 17 measured models the summed predictions were
-within 1.1% on average, 4.0% at worst (leave-one-model-out).
+``arm_cost_model.json``, written by ``scripts/fit_arm_costs.py`` from
+``shared/arm-costs/v2`` (rerun it when new measurements come); each op's prediction is
+``const + sum(coef[f] * f)`` over the features defined below. Over the 30 measured zoo
+models (every card at its default size, the shipped Fashion-MNIST shape 32x32x1, pad
+shortcuts) the summed predictions are within 0.4% on average and 2.0% at worst (2.4%
+leave-one-model-out); the JSON's ``per_model`` lists each.
 
 It is an instruction count, a proxy for latency: it ignores caches, memory bandwidth
 and how many cycles each instruction takes. It needs no TensorFlow, device or
@@ -24,7 +27,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from dwr_larq.deploy.flatbuffer import list_operators
+from dwr_larq.deploy.flatbuffer import Operator, TensorInfo, list_operators
 
 MODEL_FILE = Path(__file__).parent / "arm_cost_model.json"
 # What the figure is, for every place that prints one.
@@ -47,36 +50,54 @@ def _pixels(shape) -> int:
 
 
 def _base(op) -> dict:
+    """Element counts, plus how the output's channels split into the 16- and 4-wide
+    vector steps and the scalar rest that element-wise kernels loop over per pixel."""
     in_el = sum(t.elements for t in op.activation_inputs)
     out = op.outputs[0].shape
     out_el = math.prod(out)
-    return {"in_el": in_el, "out_el": out_el, "el": in_el + out_el, "out_px": _pixels(out),
-            "rows": sum(_pixels(t.shape) for t in op.activation_inputs)}
+    out_px, channels = _pixels(out), (out[-1] if out else 1)
+    return {"in_el": in_el, "out_el": out_el, "el": in_el + out_el, "out_px": out_px,
+            "rows": sum(_pixels(t.shape) for t in op.activation_inputs),
+            "quads_px": out_px * ((channels % 16) // 4), "tail_px": out_px * (channels % 4),
+            "ragged_px": out_px if channels % 16 else 0}
 
 
 def _bconv(op) -> dict:
     """LCE's BGEMM works on 8x4 output tiles (8 channels x 4 pixels) and a depth of
-    whole 32-bit words, rounded up to 4 words."""
+    whole 32-bit words, rounded up to 4 words; then each output element is transformed
+    (float or bit-packed) and, with zero padding, the border corrected."""
     channels_out, k_h, k_w, words = op.kernel_shape
     pixels = _pixels(op.outputs[0].shape)
     depth = k_h * k_w * words
+    source = op.activation_inputs[0]
+    out_el = pixels * channels_out
     return {"mac32_tiled_depth4": _up(pixels, 4) * _up(channels_out, 8) * _up(depth, 4),
             "rhs_words_depth4": pixels * _up(depth, 4),
-            "tiles": math.ceil(pixels / 4) * math.ceil(channels_out / 8)}
+            "tiles": math.ceil(pixels / 4) * math.ceil(channels_out / 8),
+            "out_el": out_el, "out_px": pixels, "in_words": source.elements,
+            "packed_out_el": out_el if op.outputs[0].type == "INT32" else 0,
+            "zero_pad_el": out_el if op.options.get("pad_values") == 0 and (k_h > 1 or k_w > 1) else 0}
 
 
 def _conv(op) -> dict:
+    """ruy's float GEMM on 8x8 tiles, after an im2col copy when the kernel or stride is not 1."""
     channels_out, k_h, k_w, channels_in = op.kernel_shape
     pixels = _pixels(op.outputs[0].shape)
     rhs = pixels * k_h * k_w * channels_in
-    return {**_base(op), "macs": rhs * channels_out, "rhs_el": rhs,
+    strided = k_h * k_w > 1 or op.options.get("stride_h", 1) > 1 or op.options.get("stride_w", 1) > 1
+    return {**_base(op), "macs": rhs * channels_out, "rhs_el": rhs, "im2col": rhs if strided else 0,
+            "im2col_px": pixels if strided else 0,
+            "weights": channels_out * k_h * k_w * channels_in,
             "macs_tiled8": _up(channels_out, 8) * _up(pixels, 8) * k_h * k_w * channels_in}
 
 
 def _depthwise(op) -> dict:
+    """A 1x1 depthwise conv (a per-channel scale) takes another kernel path than a 3x3 one."""
     _, k_h, k_w, _ = op.kernel_shape
     base = _base(op)
-    return {**base, "macs": base["out_el"] * k_h * k_w}
+    pointwise = k_h * k_w == 1
+    return {**base, "macs": base["out_el"] * k_h * k_w,
+            "k1_el": base["out_el"] if pointwise else 0, "k1_px": base["out_px"] if pointwise else 0}
 
 
 def _fully_connected(op) -> dict:
@@ -85,8 +106,10 @@ def _fully_connected(op) -> dict:
 
 
 def _pool(op) -> dict:
+    """Float pools (TFLite's filter_h/filter_w) and LCE's bit-packed max pool (filter_height/filter_width)."""
     base = _base(op)
-    window = op.options["filter_h"] * op.options["filter_w"]
+    options = op.options
+    window = options.get("filter_h", options.get("filter_height")) * options.get("filter_w", options.get("filter_width"))
     return {**base, "win_el": base["out_el"] * window, "win_px": base["out_px"] * window}
 
 
@@ -110,7 +133,17 @@ FEATURES = {
     "FULLY_CONNECTED": _fully_connected,
     "AVERAGE_POOL_2D": _pool,
     "MAX_POOL_2D": _pool,
+    "LceBMaxPool2d": _pool,
 }
+
+
+def measured_operator(record: dict) -> Operator:
+    """One op record of the measurements (a line of ``shared/arm-costs/v2/ops.jsonl``) as
+    the flatbuffer reader's ``Operator``, so the fit and the tests price what the estimate does."""
+    inputs = tuple(None if shape is None else TensorInfo(tuple(shape), kind, const)
+                   for shape, kind, const in zip(record["input_shapes"], record["input_types"], record["input_const"]))
+    outputs = tuple(TensorInfo(tuple(shape), kind, False) for shape, kind in zip(record["output_shapes"], record["output_types"]))
+    return Operator(record["node"], record["op"], inputs, outputs, record["options"])
 
 
 def op_features(op) -> dict:

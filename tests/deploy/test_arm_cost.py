@@ -1,12 +1,13 @@
 """The ARM estimate against the shared measurements of LCE 0.16's aarch64 kernels
-(tests/data/arm_costs, copied from shared/arm-costs).
+(tests/data/arm_costs, copied from shared/arm-costs/v2).
 
 Three layers, so a failure says which part is wrong: the cost model's features over the
-measured op records reproduce every measured total; the TF-free flatbuffer reader lists
-the same ops, shapes and options for today's conversions; and the estimate of today's
-conversion of each zoo model stays within 5% of its measured total and its DWR/original
-ratio within 0.03. Each model is converted once per session; the ImageNet-sized
-conversions (10-60 s each on a loaded 2-core host) are ``slow``.
+measured op records reproduce every measured total within 3%, and the fitting script
+regenerates the shipped coefficients from the same data; the TF-free flatbuffer reader
+lists the same ops, shapes and options for today's conversions; and the estimate of
+today's conversion of each zoo model stays within 3% of its measured total. Each model is
+converted once per session; the ImageNet-sized conversions (10-60 s each on a loaded
+2-core host) are ``slow``.
 """
 
 import csv
@@ -20,46 +21,74 @@ import pytest
 
 from dwr_larq import zoo
 from dwr_larq.deploy import arm_cost, flatbuffer
-from dwr_larq.deploy.flatbuffer import Operator, TensorInfo
+from dwr_larq.deploy.flatbuffer import TensorInfo
 
 DATA = Path(__file__).parent.parent / "data" / "arm_costs"
-MEASURED = {m["name"]: m for m in json.loads((DATA / "models.json").read_text())}
-PAIRS = list(csv.DictReader((DATA / "pairs.tsv").read_text().splitlines(), delimiter="\t"))
-RECORDS = [json.loads(line) for line in (DATA / "ops_bgemm.jsonl").read_text().splitlines()]
+SCRIPTS = Path(__file__).parent.parent.parent / "scripts"
+MEASURED = {row["model"]: row for row in csv.DictReader((DATA / "results.tsv").read_text().splitlines(), delimiter="\t")}
+RECORDS = [json.loads(line) for line in (DATA / "ops.jsonl").read_text().splitlines()]
+CHECKED = [name for name, row in MEASURED.items() if row["group"] in ("zoo", "fmnist", "pad")]
 # Zoo models small enough to convert in the fast suite (CIFAR-10, 32x32).
 CIFAR = [name for name in zoo.list_models() if zoo.get_card(name).spec.input_size == 32]
-BASELINES = [name for name in MEASURED if name.startswith("lqz:")]
 
 
-def all_zoo_params():
-    return [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in zoo.list_models() if n in MEASURED]
-
-
-def recorded_operator(record) -> Operator:
-    """A measured op record as the reader's ``Operator`` (pool sizes under the reader's names)."""
-    options = dict(record["options"])
-    if "filterWidth" in options:
-        options = {"filter_w": options["filterWidth"], "filter_h": options["filterHeight"]}
-    inputs = tuple(None if t is None else TensorInfo(tuple(t["shape"]), t["type"], t["const"]) for t in record["inputs"])
-    outputs = tuple(TensorInfo(tuple(t["shape"]), t["type"], False) for t in record["outputs"])
-    return Operator(record["node"], record["op"], inputs, outputs, options)
+def measured_total(name) -> float:
+    return float(MEASURED[name]["instructions_per_inference"])
 
 
 def records_of(name):
-    return sorted((r for r in RECORDS if r["model"] == name), key=lambda r: r["node"])
+    return sorted((r for r in RECORDS if r["model"] == name), key=lambda r: r["position"])
+
+
+def estimate_of_records(name) -> float:
+    return sum(arm_cost.op_instructions(arm_cost.measured_operator(r)) for r in records_of(name))
 
 
 # --- the cost model over the measured ops ---------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(MEASURED))
-def test_the_features_over_the_measured_ops_reproduce_each_measured_total(name):
-    total = sum(arm_cost.op_instructions(recorded_operator(r)) for r in records_of(name))
-    assert total == pytest.approx(MEASURED[name]["instructions_bgemm"], rel=0.05)
+@pytest.mark.parametrize("name", CHECKED)
+def test_the_features_over_the_measured_ops_are_within_3_percent_of_each_measured_total(name):
+    assert estimate_of_records(name) == pytest.approx(measured_total(name), rel=0.03)
+
+
+# The worst in-sample errors of the shipped fit and two of the shipped-weights shape: a refit that
+# moves them by more than 0.3 points (or a feature that changes) fails here first.
+PINNED = {"zoo_ReActResNet20DWR": -0.0199, "zoo_ReActNetA": 0.0085, "fmnist_ResNet20DWR": -0.0078,
+          "fmnist_ResNet20DWRLCE": -0.0037, "pad_ResNet20DWR": -0.0043, "zoo_BiRealResNet18": -0.0018}
+
+
+@pytest.mark.parametrize("name", PINNED)
+def test_the_pinned_per_model_errors_hold(name):
+    assert estimate_of_records(name) / measured_total(name) - 1 == pytest.approx(PINNED[name], abs=0.003)
+    shipped = arm_cost.cost_model()["per_model"][name]
+    assert shipped["rel_err"] == pytest.approx(PINNED[name], abs=5e-5) and abs(shipped["lomo_rel_err"]) < 0.03
 
 
 def test_every_measured_op_type_has_a_cost_model():
     assert {r["op"] for r in RECORDS} <= set(arm_cost.cost_model()["op_models"])
+
+
+def test_the_fitting_script_regenerates_the_shipped_coefficients(tmp_path):
+    out = tmp_path / "model.json"
+    result = subprocess.run([sys.executable, str(SCRIPTS / "fit_arm_costs.py"), "--measurements", str(DATA), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    fitted, shipped = json.loads(out.read_text()), arm_cost.cost_model()
+    assert fitted["op_models"].keys() == shipped["op_models"].keys()
+    for op, model in fitted["op_models"].items():
+        assert model["features"] == shipped["op_models"][op]["features"], op
+        assert model["coef"] == pytest.approx(shipped["op_models"][op]["coef"], rel=1e-6, abs=1e-6), op
+    assert fitted["fit_summary"]["max_abs_rel_err"] < 0.03 and fitted["fit_summary"]["lomo_max_abs_rel_err"] < 0.03
+    assert "zoo_ReActResNet20DWR" in result.stdout and "lomo" in result.stdout
+
+
+def test_the_fitting_script_names_a_missing_measurements_folder(tmp_path):
+    out = tmp_path / "model.json"
+    result = subprocess.run([sys.executable, str(SCRIPTS / "fit_arm_costs.py"), "--measurements", str(tmp_path / "none"), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "no ops.jsonl and results.tsv there" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
 
 
 def test_an_op_without_a_cost_model_is_listed_never_zero():
@@ -80,26 +109,20 @@ def test_an_op_without_a_cost_model_is_listed_never_zero():
 
 # --- the reader against the measured graphs ------------------------------------------------
 
-UNCHANGED = [n for n in CIFAR if n in MEASURED and not any(r["op"] in ("STRIDED_SLICE", "CONCATENATION") for r in records_of(n))]
-
-
-@pytest.mark.parametrize("name", UNCHANGED)
+@pytest.mark.parametrize("name", CIFAR)
 def test_the_reader_lists_the_ops_that_were_measured(name, converted):
-    """Models without ChannelAlign/RepeatChannels convert to the graphs that were measured."""
+    """Today's conversions are the graphs that were measured: same ops, shapes and options."""
     ops = flatbuffer.list_operators(converted(name))
-    records = records_of(name)
+    records = records_of(f"zoo_{name}")
     assert [op.name for op in ops] == [r["op"] for r in records]
     for op, record in zip(ops, records):
-        assert op.to_dict()["input_shapes"] == record["input_shapes"], (name, op.index)
-        assert op.to_dict()["output_shapes"] == record["output_shapes"], (name, op.index)
-        assert op.to_dict()["kernel_shape"] == record["kernel_shape"], (name, op.index)
-        assert [t and t.const for t in op.inputs] == [t and t["const"] for t in record["inputs"]], (name, op.index)
-        if op.name.startswith("Lce"):
-            assert op.options == record["options"]
-        if "filterWidth" in record["options"]:
-            assert (op.options["filter_w"], op.options["stride_h"]) == (record["options"]["filterWidth"], record["options"]["strideH"])
-        if op.name == "CONV_2D":
-            assert (op.options["padding"], op.options["stride_w"]) == (record["options"]["padding"], record["options"]["strideW"])
+        assert [t and list(t.shape) for t in op.inputs] == record["input_shapes"], (name, op.index)
+        assert [t and t.const for t in op.inputs] == [c if s else None for s, c in zip(record["input_shapes"], record["input_const"])]
+        assert [list(t.shape) for t in op.outputs] == record["output_shapes"], (name, op.index)
+        assert op.to_dict()["kernel_shape"] == record["filter_shape"], (name, op.index)
+        shared = op.options.keys() & record["options"].keys()  # the measurements leave out depthwise dilations
+        assert shared or not op.options, (name, op.index)
+        assert {key: op.options[key] for key in shared} == {key: record["options"][key] for key in shared}, (name, op.index)
 
 
 def test_the_reader_and_estimate_import_no_tensorflow(converted, tmp_path):
@@ -114,23 +137,41 @@ def test_the_reader_and_estimate_import_no_tensorflow(converted, tmp_path):
 # --- today's conversions against the measured totals and ratios -----------------------------
 
 
-@pytest.mark.parametrize("name", all_zoo_params() + [pytest.param(n, marks=pytest.mark.slow) for n in BASELINES])
-def test_the_estimate_of_each_model_is_within_5_percent_of_its_measurement(name, converted):
+def zoo_params():
+    return [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in zoo.list_models()]
+
+
+@pytest.mark.parametrize("name", zoo_params())
+def test_the_estimate_of_each_zoo_model_is_within_3_percent_of_its_measurement(name, converted):
     result = arm_cost.estimate(converted(name))
     assert result.complete, result.unestimated
-    assert result.instructions == pytest.approx(MEASURED[name]["instructions_bgemm"], rel=0.05)
+    assert result.instructions == pytest.approx(measured_total(f"zoo_{name}"), rel=0.03)
+
+
+@pytest.mark.parametrize("measured, name, change", [
+    pytest.param("fmnist_ResNet20DWRLCE", "ResNet20DWRLCE", {"channels": 1}),
+    pytest.param("fmnist_ResNet20", "ResNet20", {"channels": 1}, marks=pytest.mark.slow),
+    pytest.param("fmnist_ResNet20DWR", "ResNet20DWR", {"channels": 1}, marks=pytest.mark.slow),
+    pytest.param("pad_ResNet20", "ResNet20", {"shortcut": "pad"}),
+    pytest.param("pad_ResNet20DWR", "ResNet20DWR", {"shortcut": "pad"}, marks=pytest.mark.slow)])
+def test_the_estimate_at_the_shipped_shape_and_with_pad_shortcuts_is_within_3_percent(measured, name, change):
+    """The ``fmnist`` rows are the shipped weights' 32x32x1 input, the ``pad`` rows zero-padded shortcuts."""
+    spec = zoo.get_card(name).spec
+    result = arm_cost.estimate_spec(spec.replace(shortcut=change.get("shortcut", spec.shortcut)), channels=change.get("channels", 3))
+    assert result.complete and result.instructions == pytest.approx(measured_total(measured), rel=0.03)
 
 
 def pair_params():
-    return [pytest.param(p["original"], p["dwr"], id=p["dwr"],
-                         marks=() if p["dwr"] in CIFAR else pytest.mark.slow) for p in PAIRS]
+    pairs = [(zoo.get_card(n).source["reshaped_from"], n) for n in zoo.list_models() if zoo.get_card(n).source.get("reshaped_from")]
+    return [pytest.param(original, reshaped, id=reshaped, marks=() if reshaped in CIFAR else pytest.mark.slow)
+            for original, reshaped in pairs if f"zoo_{reshaped}" in MEASURED]
 
 
-@pytest.mark.parametrize("original, dwr", pair_params())
-def test_each_dwr_over_original_ratio_is_within_0_03_of_the_measured_one(original, dwr, converted):
-    measured = next(float(p["ratio_bgemm"]) for p in PAIRS if p["dwr"] == dwr)
-    ratio = arm_cost.estimate(converted(dwr)).instructions / arm_cost.estimate(converted(original)).instructions
-    assert abs(ratio - measured) <= 0.03, (ratio, measured)
+@pytest.mark.parametrize("original, reshaped", pair_params())
+def test_each_reshaped_over_original_ratio_is_within_0_02_of_the_measured_one(original, reshaped, converted):
+    measured = measured_total(f"zoo_{reshaped}") / measured_total(f"zoo_{original}")
+    ratio = arm_cost.estimate(converted(reshaped)).instructions / arm_cost.estimate(converted(original)).instructions
+    assert abs(ratio - measured) <= 0.02, (ratio, measured)
 
 
 def test_the_enum_names_are_lces_schema():
@@ -168,6 +209,21 @@ def test_summary_reports_the_estimate_and_each_op(converted):
     assert figures["arm_instructions"] == round(expected.instructions) and figures["arm_unestimated_ops"] == []
     assert [op["op"] for op in figures["arm_ops"]] == [op.name for op in flatbuffer.list_operators(converted("ResNet20DWR"))]
     assert sum(op["arm_instructions"] for op in figures["arm_ops"]) == pytest.approx(figures["arm_instructions"], abs=len(figures["arm_ops"]))
+
+
+def test_summary_layers_shows_where_the_instructions_go(converted):
+    result = run_cli("summary", "ResNet20DWR", "--layers", "--no-arm")
+    assert result.exit_code == 0 and "ARM estimate by op type" not in result.output
+    result = run_cli("summary", "ResNet20DWR", "--layers")
+    assert result.exit_code == 0, result.output
+    by_type = arm_cost.estimate(converted("ResNet20DWR")).by_op_type()
+    lines = result.output.split("ARM estimate by op type", 1)[1].splitlines()
+    shown = [line.split()[0] for line in lines[1:len(by_type) + 1]]
+    assert shown == list(by_type)  # largest first
+    first = lines[1].split()
+    assert first[3] == f"{by_type[shown[0]]['share']:.1%}" and first[4] == "#" * round(by_type[shown[0]]["share"] * 40)
+    last_op = [line for line in result.output.splitlines() if line.strip().startswith(str(len(arm_cost.estimate(converted("ResNet20DWR")).ops) - 1) + " ")]
+    assert last_op and last_op[0].split()[-1] == "100.0%"  # the running share ends at the whole
 
 
 def test_benchmark_rows_carry_the_estimate_beside_the_timings(tmp_path):
@@ -237,7 +293,7 @@ TUNED = [n for n in zoo.list_models() if zoo.get_card(n).source.get("kind") == "
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in TUNED])
-def test_each_tuned_card_is_cheaper_on_arm_at_the_originals_binary_macs(name, converted):
+def test_each_tuned_card_is_at_most_0_90x_on_arm_at_the_originals_binary_macs_or_says_why(name, converted):
     from dwr_larq.models import costs
 
     card = zoo.get_card(name)
@@ -245,9 +301,8 @@ def test_each_tuned_card_is_cheaper_on_arm_at_the_originals_binary_macs(name, co
     assert all(w % card.source["divisor"] == 0 for w in card.spec.widths)
     tuned, base = costs.measure_spec(card.spec), costs.measure_spec(original.spec)
     assert abs(tuned.binary_macs / base.binary_macs - 1) <= 0.02
-    assert tuned.activations / base.activations <= 0.80
     ratio = arm_cost.estimate(converted(name)).instructions / arm_cost.estimate(converted(original.name)).instructions
-    assert ratio <= 0.95
+    assert ratio <= 0.90 or ("blocker" in card.source and ratio < 1)
     assert card.figures["arm_vs_source"] == pytest.approx(ratio, abs=1e-3)  # the card records what it is
 
 

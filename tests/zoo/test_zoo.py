@@ -32,7 +32,8 @@ PUBLISHED = {
 RESHAPED = {"ResNet34DWR": "BiRealResNet34", "ReActNetADWR": "ReActNetA"}
 # LCE-tuned reshapes written by scripts/lce_cards.py (tests/deploy/test_arm_cost.py checks their bounds).
 TUNED = {"ResNet20DWRLCE": "ResNet20", "ResNet18CIFARDWRLCE": "ResNet18CIFAR", "ResNet18DWRLCE": "BiRealResNet18",
-         "ReActResNet18DWRLCE": "ReActResNet18", "ResNet34DWRLCE": "BiRealResNet34"}
+         "ReActResNet18DWRLCE": "ReActResNet18", "ResNet34DWRLCE": "BiRealResNet34", "ReActNetADWRLCE": "ReActNetA",
+         "VGGSmallDWRLCE": "VGGSmall"}
 
 
 def small_side(name):
@@ -55,7 +56,7 @@ def test_cards_ship_with_the_package():
 def test_tuned_entries_say_how_they_were_made(name, source):
     card = zoo.get_card(name)
     assert card.source["kind"] == "dwr-lce" and card.source["reshaped_from"] == source
-    assert {"s", "divisor", "shortcut", "kept_stages", "budget", "tolerance", "made_by"} <= set(card.source)
+    assert {"s", "divisor", "shortcut", "search", "budget", "tolerance", "made_by"} <= set(card.source)
     assert card.spec.shortcut == card.source["shortcut"]
     assert {"binary_macs_vs_source", "activations_vs_source", "arm_vs_source", "arm_instructions"} <= set(card.figures)
 
