@@ -22,6 +22,7 @@ DEBIAN_FASHION = keras_datasets.DEBIAN_ROOT / "fashion-mnist"
 def isolated(tmp_path, monkeypatch):
     """No Keras cache and no Debian folder unless a test makes them; downloads go to loopback."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("DWR_LARQ_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(keras_datasets, "DEBIAN_ROOT", tmp_path / "debian")
     monkeypatch.setattr(keras_datasets, "KERAS_ORIGIN", "http://127.0.0.1:9/")  # nothing listens: no network
     monkeypatch.setitem(
@@ -77,7 +78,7 @@ def test_missing_everywhere_and_no_network_names_the_three_ways(isolated):
     assert not (isolated / "keras" / "datasets" / "fashion-mnist").exists()
 
 
-def test_download_through_get_file_lands_in_the_keras_cache(isolated, monkeypatch):
+def test_a_download_lands_verified_in_dwr_larqs_cache(isolated, monkeypatch):
     served = isolated / "served"
     use_hashes(monkeypatch, write_fashion(served))
     server = LoopbackServer(served)
@@ -87,12 +88,14 @@ def test_download_through_get_file_lands_in_the_keras_cache(isolated, monkeypatc
     finally:
         server.stop()
     assert source.num_examples == {"train": TRAIN, "test": TEST}
-    cached = isolated / "keras" / "datasets" / "fashion-mnist"
-    assert sorted(p.name for p in cached.iterdir()) == sorted(keras_datasets.DATASETS["fashion_mnist"].files)
+    cached = isolated / "home" / "datasets" / "fashion-mnist"
+    names = keras_datasets.DATASETS["fashion_mnist"].files
+    assert sorted(p.name for p in cached.iterdir()) == sorted([*names, *(f".{name}.lock" for name in names)])
     assert len(server.requests) == 4
+    assert not (isolated / "keras").exists()  # Keras' own cache is only read
 
 
-def test_a_download_with_the_wrong_hash_caches_nothing(isolated, monkeypatch):
+def test_a_download_with_the_wrong_hash_caches_only_verified_files(isolated, monkeypatch):
     served = isolated / "served"
     hashes = write_fashion(served)
     hashes["t10k-labels-idx1-ubyte.gz"] = "0" * 64
@@ -103,9 +106,14 @@ def test_a_download_with_the_wrong_hash_caches_nothing(isolated, monkeypatch):
             data.source("fashion_mnist")
     finally:
         server.stop()
-    datasets = isolated / "keras" / "datasets"
-    assert not (datasets / "fashion-mnist").exists()
-    assert not any(datasets.iterdir())  # no temporary folder left behind either
+    cached = isolated / "home" / "datasets" / "fashion-mnist"
+    # Each file takes its name only once verified: the bad one is absent (no partial file either),
+    # so the dataset is not found, and a retry downloads only what is missing.
+    assert sorted(p.name for p in cached.iterdir() if not p.name.startswith(".")) == sorted(
+        name for name in hashes if name != "t10k-labels-idx1-ubyte.gz"
+    )
+    assert not [p for p in cached.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
+    assert keras_datasets.find(keras_datasets.DATASETS["fashion_mnist"]) is None
 
 
 @pytest.mark.parametrize(
