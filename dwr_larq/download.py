@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import os
 import sys
 import time
@@ -112,7 +113,7 @@ def _download(url: str, target: Path, expected: str, what: str, hint: str) -> No
             _copy(url, partial)
         except DownloadError:
             raise
-        except (OSError, ValueError) as error:  # URLError, HTTPError, timeouts, bad URLs
+        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError, HTTPError, timeouts, cut transfers, bad URLs
             reason = getattr(error, "reason", None) or error
             code = f"HTTP {error.code} " if isinstance(error, urllib.error.HTTPError) else ""
             raise DownloadError(_with_hint(f"{what}: could not download {url} ({code}{reason})", hint)) from None
