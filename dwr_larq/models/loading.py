@@ -91,7 +91,8 @@ def untrusted_objects(config, layer: str | None = None) -> list:
             else:
                 package = _package_of(config)
                 if package is not None and package not in TRUSTED_PACKAGES:
-                    found.append((layer, f"{config['class_name']!r} from {package!r}, not Keras', Larq's or dwr-larq's"))
+                    name = config.get("registered_name") or config["class_name"]
+                    found.append((layer, f"{name!r} from {package!r}, not Keras', Larq's or dwr-larq's"))
         for value in config.values():
             found += untrusted_objects(value, layer)
     elif isinstance(config, list):

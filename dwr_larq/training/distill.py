@@ -18,6 +18,8 @@ import os
 
 import tensorflow as tf
 
+from dwr_larq.models import loading
+
 
 def outputs_probabilities(model: tf.keras.Model) -> bool:
     """True when the model's last layer applies softmax (zoo and keras.applications default),
