@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -30,6 +31,17 @@ def out_of_space(error: BaseException) -> bool:
     if isinstance(error, OSError) and error.errno in _NO_SPACE_ERRNOS:
         return True
     return any(text in str(error) for text in _NO_SPACE_TEXTS)
+
+
+def path_in(error: BaseException) -> str:
+    """The file an error is about: its ``filename``, else the first path in its message whose
+    folder exists (TensorFlow's errors carry it only there, among device names), else "a file"."""
+    if getattr(error, "filename", None):
+        return str(error.filename)
+    for found in re.finditer(r"/[^\s;,'\"(){}]+", str(error)):
+        if os.path.isdir(os.path.dirname(found.group())):  # not a TensorFlow device name
+            return found.group()
+    return "a file"
 
 
 def no_space_message(path) -> str:

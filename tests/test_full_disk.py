@@ -151,39 +151,47 @@ def test_the_cli_says_it_in_one_line(disk, card):
     assert "Traceback" not in result.output and not (disk.path / "tiny.tflite").exists()
 
 
-class _FillAfterFirstEpoch(tf.keras.callbacks.Callback):
-    def __init__(self, disk):
+class _FillDisk(tf.keras.callbacks.Callback):
+    def __init__(self, disk, epoch):
         super().__init__()
-        self.disk = disk
+        self.disk, self.epoch = disk, epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
+        if epoch == self.epoch:
             self.disk.fill()
 
 
 def test_training_stopped_by_a_full_disk_keeps_its_checkpoints_and_resumes(disk, card, monkeypatch):
     out = disk.path / "run"
-    command = ["train", card, "--dataset", "digits", "--epochs", "2", "--batch-size", "128", "--out", str(out)]
+    command = ["train", card, "--dataset", "digits", "--recipe", "bireal", "--epochs", "2", "--batch-size", "128",
+               "--out", str(out)]
     callbacks = runs.RunDir.callbacks
-    # The disk fills once step 1's epoch is logged, checkpointed and backed up (this callback runs
-    # last), so writing step 2's first checkpoint meets it.
-    monkeypatch.setattr(runs.RunDir, "callbacks", lambda self, *a, **k: [*callbacks(self, *a, **k), _FillAfterFirstEpoch(disk)])
+
+    def filling(self, step, **kwargs):
+        """The run's callbacks, the disk filling at the end of the second epoch just before its
+        checkpoint is written (epoch 0 is logged, checkpointed and backed up by then)."""
+        chosen = callbacks(self, step, **kwargs)
+        first_checkpoint = next(i for i, c in enumerate(chosen) if isinstance(c, tf.keras.callbacks.ModelCheckpoint))
+        return chosen[:first_checkpoint] + [_FillDisk(disk, 1)] + chosen[first_checkpoint:]
+
+    monkeypatch.setattr(runs.RunDir, "callbacks", filling)
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 1, result.output
     message = result.output[result.output.index("Error: "):]  # after Keras' progress bar
-    assert message.startswith("Error: no space left on the device writing ") and "run the same command again" in message
-    assert message.count("\n") == 1
+    assert message.startswith(f"Error: no space left on the device writing {out / 'checkpoints' / 'train'}")
+    assert "run the same command again" in message and message.count("\n") == 1
     assert "Traceback" not in result.output
     assert not (out / runs.SUMMARY).exists() and not (out / runs.MODEL).exists()
-    backup = tf.train.latest_checkpoint(str(out / "backup" / "step1" / "chief"))
-    assert backup is not None and tf.train.load_checkpoint(backup).get_variable_to_shape_map()  # epoch 0's state reads
-    saved = tf.train.load_checkpoint(str(out / "checkpoints" / "step1" / "weights"))
-    assert saved.get_variable_to_shape_map()
+    # Epoch 0's checkpoint and backup are still whole (a checkpoint reader opens them).
+    assert tf.train.load_checkpoint(str(out / "checkpoints" / "train" / "weights")).get_variable_to_shape_map()
+    backup = tf.train.latest_checkpoint(str(out / "backup" / "train" / "chief"))
+    assert backup is not None and tf.train.load_checkpoint(backup).get_variable_to_shape_map()
     monkeypatch.setattr(runs.RunDir, "callbacks", callbacks)
     disk.free()
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / runs.SUMMARY).read_text())
-    assert summary["epochs"] == 2
+    assert summary["epochs"] == 2 and np.isfinite(summary["accuracy"])
     assert [int(row["epoch"]) for row in runs.read_history(out / runs.HISTORY)] == [0, 1]
-    assert np.isfinite(summary["accuracy"])
+    # TensorFlow's empty weights_temp/ of the failed save is gone too.
+    assert _leftovers(out) == [] and not [p for p in out.rglob("*_temp")]

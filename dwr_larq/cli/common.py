@@ -22,7 +22,7 @@ class CommandGroup(click.Group):
     full disk: each becomes click's one-line ``Error: ...`` with no traceback."""
 
     def invoke(self, ctx):
-        from dwr_larq.atomic import no_space_message, out_of_space
+        from dwr_larq.atomic import no_space_message, out_of_space, path_in
         from dwr_larq.legacy_keras import LegacyKerasRequired
 
         try:
@@ -32,8 +32,7 @@ class CommandGroup(click.Group):
         except Exception as error:  # noqa: BLE001  (TensorFlow's and h5py's write errors have many types)
             if not out_of_space(error):
                 raise
-            where = getattr(error, "filename", None) or "a file (" + str(error).strip().splitlines()[0][:200] + ")"
-            raise click.ClickException(no_space_message(where)) from None
+            raise click.ClickException(no_space_message(path_in(error))) from None
 
 
 def _trust_files(ctx, param, unsafe):
