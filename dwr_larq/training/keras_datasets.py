@@ -12,7 +12,8 @@ Where a dataset's files are looked for, in order:
 Only when none has them is anything downloaded, into dwr-larq's cache through
 ``dwr_larq.download`` (each file verified against its known SHA-256 before it takes its
 name, once however many processes ask); an archive (CIFAR) is extracted into a temporary
-folder renamed into place, so a failed or cut download never leaves a half-written dataset.
+folder renamed into place (``dwr_larq.atomic``), so a failed or cut download never leaves a
+half-written dataset.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ import pickle
 import shutil
 import struct
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dwr_larq import download, home
+from dwr_larq.atomic import atomic_path
 
 # Keras' own download location for the MNIST family (tf.keras.datasets.{mnist,fashion_mnist}).
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -151,25 +152,22 @@ def _missing_message(dataset: KerasDataset, data_dir, reason: str) -> str:
 
 
 def _extract(archive: Path, dataset: KerasDataset, target: Path) -> None:
-    """Extract ``dataset``'s files from ``archive`` into ``target`` through a temporary folder
-    renamed into place, under the target's lock so parallel extractions do not collide."""
+    """Extract ``dataset``'s files from ``archive`` into ``target``, a folder written atomically,
+    under the target's lock so parallel extractions do not collide."""
     with download.locked(target):
         if all((target / name).is_file() for name in dataset.files):
             return  # another process extracted it while we waited
-        with tempfile.TemporaryDirectory(prefix=f".{dataset.name}-", dir=target.parent) as temp:
-            staging = Path(temp) / "files"
+        if target.exists():
+            shutil.rmtree(target)  # an incomplete folder placed by hand
+        with atomic_path(target) as staging, tarfile.open(archive) as tar:
             staging.mkdir()
-            with tarfile.open(archive) as tar:
-                for member in tar.getmembers():
-                    if Path(member.name).name in dataset.files and member.isfile():
-                        with tar.extractfile(member) as source, open(staging / Path(member.name).name, "wb") as out:
-                            shutil.copyfileobj(source, out)
+            for member in tar.getmembers():
+                if Path(member.name).name in dataset.files and member.isfile():
+                    with tar.extractfile(member) as source, open(staging / Path(member.name).name, "wb") as out:
+                        shutil.copyfileobj(source, out)
             missing = [name for name in dataset.files if not (staging / name).is_file()]
             if missing:
                 raise DatasetFilesError(f"downloaded {dataset.name!r} archive {archive} lacks {', '.join(missing)}")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
 
 
 def _download(dataset: KerasDataset, data_dir) -> Path:

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import pickle
 import struct
+import tarfile
 
 import numpy as np
 import pytest
@@ -138,6 +139,35 @@ def test_corrupt_files_give_one_message_naming_the_file(isolated, damage, messag
 def test_an_unknown_name_lists_close_matches():
     with pytest.raises(ValueError, match="did you mean fashion_mnist"):
         data.source("fashion_mnst")
+
+
+def test_an_archive_is_downloaded_verified_and_extracted_in_one_rename(isolated, monkeypatch):
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 3072), dtype=np.uint8)
+    served = isolated / "served"
+    (served / "cifar-100-python").mkdir(parents=True)
+    for name in ("train", "test"):
+        with open(served / "cifar-100-python" / name, "wb") as stream:
+            pickle.dump({b"data": pixels, b"fine_labels": [7, 99]}, stream)
+    archive = served / "cifar-100-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(served / "cifar-100-python", arcname="cifar-100-python")
+    server = LoopbackServer(served)
+    spec = keras_datasets.DATASETS["cifar100"]
+    served_as = {"origin": server.url + "/"}
+    try:
+        monkeypatch.setitem(keras_datasets.DATASETS, "cifar100", dataclasses.replace(spec, **served_as, archive_sha256="0" * 64))
+        with pytest.raises(ValueError, match="downloading it failed .*not 0{64} as expected"):
+            keras_datasets.locate("cifar100")
+        real = hashlib.sha256(archive.read_bytes()).hexdigest()
+        monkeypatch.setitem(keras_datasets.DATASETS, "cifar100", dataclasses.replace(spec, **served_as, archive_sha256=real))
+        folder = keras_datasets.locate("cifar100")
+    finally:
+        server.stop()
+    assert folder == isolated / "home" / "datasets" / "cifar-100-python"
+    assert sorted(p.name for p in folder.iterdir()) == ["test", "train"]
+    assert sorted(p.name for p in folder.parent.iterdir() if ".partial" in p.name) == []
+    images, labels = keras_datasets.read_split("cifar100", "test", folder)
+    assert images.shape == (2, 32, 32, 3) and labels.tolist() == [7, 99]
 
 
 def test_mnist_npz_and_cifar_batches_are_read(tmp_path):
