@@ -58,13 +58,24 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _temporary_name(path: Path) -> str:
+    return f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial{path.suffix}"
+
+
+def partials_of(path) -> list:
+    """The temporary files of writes of ``path`` that never finished (or are under way)."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.stem)}\.\d+-[0-9a-f]{{8}}\.partial{re.escape(path.suffix)}")
+    return [p for p in path.parent.glob(f".{path.stem}.*") if pattern.fullmatch(p.name)]
+
+
 @contextlib.contextmanager
 def temporary_beside(path):
     """A temporary path beside ``path`` for the ``with`` body to write and rename (for a writer
     that names the file from its content); removed if still there afterwards. A full disk
     becomes ``NoSpaceError`` naming ``path``."""
     path = Path(path)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial{path.suffix}")
+    temporary = path.with_name(_temporary_name(path))
     try:
         yield temporary
     except BaseException as error:

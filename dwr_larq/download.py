@@ -1,8 +1,8 @@
 """The one way dwr-larq downloads a file: verified by sha256, visible under its name only once
 complete and verified, and fetched once however many processes ask for it at the same time.
 
-A download goes to ``.<name>.<pid>.partial`` beside the target and is renamed into place only
-when its hash matches, so a killed download, a truncated transfer or a wrong file never sits
+A download goes to a temporary file beside the target (``dwr_larq.atomic``) renamed into place
+only when its hash matches, so a killed download, a truncated transfer or a wrong file never sits
 under the final name. Processes sharing a cache (training workers, notebook kernels, an NFS
 folder) take an exclusive ``flock`` on ``.<name>.lock`` beside the target; the first one in
 downloads, the others wait and then find the verified file. The kernel drops the lock of a
@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from dwr_larq import home
+from dwr_larq.atomic import out_of_space, partials_of, temporary_beside
 
 # Seconds to wait for another process's download of the same file before giving up.
 LOCK_TIMEOUT = 900.0
@@ -82,23 +83,15 @@ def _is_html(path) -> bool:
 
 
 def _copy(url: str, partial: Path) -> None:
-    """Stream ``url`` into ``partial``; network failures raise ``urllib.error.URLError``/``OSError``
-    from the reads, a write that fails (a full disk) raises ``DownloadError`` naming the file."""
-    with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT) as response:
+    """Stream ``url`` into ``partial``, failing on a transfer cut short."""
+    with urllib.request.urlopen(url, timeout=NETWORK_TIMEOUT) as response, open(partial, "wb") as out:
         expected = response.headers.get("Content-Length")
         received = 0
-        with open(partial, "wb") as out:
-            for chunk in iter(lambda: response.read(CHUNK), b""):
-                try:
-                    out.write(chunk)
-                except OSError as error:
-                    raise DownloadError(
-                        f"could not write {partial} while downloading {url} ({error.strerror}); free space there or "
-                        f"set {home.HOME_VARIABLE} to another disk"
-                    ) from None
-                received += len(chunk)
-        if expected is not None and received != int(expected):
-            raise urllib.error.ContentTooShortError(f"got {received} of {expected} bytes", None)
+        for chunk in iter(lambda: response.read(CHUNK), b""):
+            out.write(chunk)
+            received += len(chunk)
+    if expected is not None and received != int(expected):
+        raise urllib.error.ContentTooShortError(f"got {received} of {expected} bytes", None)
 
 
 def _with_hint(message: str, hint: str) -> str:
@@ -106,14 +99,13 @@ def _with_hint(message: str, hint: str) -> str:
 
 
 def _download(url: str, target: Path, expected: str, what: str, hint: str) -> None:
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     print(f"downloading {url} to {target}", file=sys.stderr)
-    try:
+    with temporary_beside(target) as partial:  # a full disk is its NoSpaceError
         try:
             _copy(url, partial)
-        except DownloadError:
-            raise
-        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError, HTTPError, timeouts, cut transfers, bad URLs
+        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError, HTTPError, timeouts, cut transfers
+            if out_of_space(error):
+                raise
             reason = getattr(error, "reason", None) or error
             code = f"HTTP {error.code} " if isinstance(error, urllib.error.HTTPError) else ""
             raise DownloadError(_with_hint(f"{what}: could not download {url} ({code}{reason})", hint)) from None
@@ -128,8 +120,6 @@ def _download(url: str, target: Path, expected: str, what: str, hint: str) -> No
                 "(the server holds another file under that name, or the download was corrupted)"
             )
         os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def fetch(url: str, target, expected: str, *, what: str, hint: str = "", lock_timeout: float = LOCK_TIMEOUT) -> Path:
@@ -152,7 +142,7 @@ def fetch(url: str, target, expected: str, *, what: str, hint: str = "", lock_ti
                 return target
             print(f"cached {target} does not match its sha256 {expected}; downloading it again", file=sys.stderr)
             target.unlink()
-        for stale in target.parent.glob(f".{target.name}.*.partial"):
+        for stale in partials_of(target):
             stale.unlink()  # left by a killed download: every downloader of this file holds the lock
         _download(url, target, expected, what, hint)
     return target

@@ -8,6 +8,7 @@ needs root; elsewhere these tests skip and say so.
 """
 
 import errno
+import hashlib
 import json
 import os
 import subprocess
@@ -18,12 +19,14 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 from conftest import tiny_card
+from weights_helpers import LoopbackServer
 
 from dwr_larq import zoo
 from dwr_larq.atomic import NoSpaceError
 from dwr_larq.cli.main import main
 from dwr_larq.deploy import convert
 from dwr_larq.training import publish, runs
+from dwr_larq.zoo import cache
 
 
 class SmallDisk:
@@ -141,6 +144,26 @@ def test_a_full_disk_keeps_the_previous_output_and_a_rerun_completes(disk, card,
     again = writer(disk, card, 1)
     assert again.is_file() and again.stat().st_size > 0
     assert _leftovers(disk.path) == []
+
+
+def test_a_download_into_a_full_cache_says_so_and_the_next_call_succeeds(disk, tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    payload = os.urandom(256 * 1024)
+    (served / "w.h5").write_bytes(payload)
+    monkeypatch.setenv("DWR_LARQ_HOME", str(disk.path / "home"))
+    target = cache.cache_path("w.h5")
+    target.parent.mkdir(parents=True)
+    server = LoopbackServer(served)
+    try:
+        disk.fill()
+        with pytest.raises(NoSpaceError, match=f"no space left on the device writing {target}; free some space"):
+            cache.fetch("w.h5", hashlib.sha256(payload).hexdigest(), server.url, "test weights")
+        assert sorted(os.listdir(target.parent)) == [".w.h5.lock"]
+        disk.free()
+        assert cache.fetch("w.h5", hashlib.sha256(payload).hexdigest(), server.url, "test weights").read_bytes() == payload
+    finally:
+        server.stop()
 
 
 def test_the_cli_says_it_in_one_line(disk, card):

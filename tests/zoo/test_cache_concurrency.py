@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dwr_larq import download
+from dwr_larq.atomic import partials_of
 from dwr_larq.zoo import cache
 
 PAYLOAD = os.urandom(256 * 1024)
@@ -117,7 +118,7 @@ def test_a_download_killed_half_way_leaves_nothing_under_the_name_and_the_next_c
     server.set(mode="stall")  # sends half the file, then waits
     process = _fetch_in_process(server.url)
     deadline = time.monotonic() + 60
-    while not list(weights_folder.glob(f".{FILE}.*.partial")) or len(server.requests) < 1:
+    while not partials_of(weights_folder / FILE) or len(server.requests) < 1:
         assert time.monotonic() < deadline and process.poll() is None, process.communicate()
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
