@@ -87,7 +87,7 @@ def main(benchmark_json, readme, section, columns, check):
         click.echo(f"{readme}: benchmark table is up to date")
         return
     if updated != text:
-        from dwr_larq.deploy.convert import write_atomically
+        from dwr_larq.atomic import write_atomically
 
         write_atomically(readme, updated.encode())
     click.echo(f"{readme}: benchmark table from {benchmark_json} ({len(data['rows'])} rows)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -64,7 +63,7 @@ def main(argv=None):
         (ZOO / "weights").mkdir(exist_ok=True)
         for variant in ("top", "no_top"):
             file = entry[variant]["file"]
-            shutil.copyfile(Path(temp) / file, ZOO / "weights" / file)
+            write_atomically(ZOO / "weights" / file, (Path(temp) / file).read_bytes())
             entry[variant]["file"] = f"weights/{file}"
     card = json.loads(path.read_text())
     card["weights"] = {**card.get("weights", {}), args.tag: entry}

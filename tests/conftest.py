@@ -17,6 +17,12 @@ def _fresh_keras_session():
     tf.keras.backend.clear_session()
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's cache: ``$DWR_LARQ_HOME`` is a fresh folder per test."""
+    monkeypatch.setenv("DWR_LARQ_HOME", str(tmp_path_factory.mktemp("dwr_larq_home")))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

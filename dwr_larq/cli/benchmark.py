@@ -15,7 +15,7 @@ from dwr_larq.deploy.timing import BCONV_KERNELS
 
 
 def _check_outputs(paths) -> None:
-    from dwr_larq.deploy.convert import check_output_path
+    from dwr_larq.atomic import check_output_path
 
     for path in paths:
         if path:

@@ -18,16 +18,36 @@ DATASET_HELP = ("digits (embedded, no download); fashion_mnist, mnist, cifar10, 
 
 class CommandGroup(click.Group):
     """A click group whose commands may raise ``ValueError`` (the library's way of saying
-    the input is wrong) or ``LegacyKerasRequired`` (Keras 3 chosen by the environment): it
-    becomes click's one-line ``Error: ...`` with no traceback."""
+    the input is wrong), ``LegacyKerasRequired`` (Keras 3 chosen by the environment) or a
+    full disk: each becomes click's one-line ``Error: ...`` with no traceback."""
 
     def invoke(self, ctx):
+        from dwr_larq.atomic import no_space_message, out_of_space, path_in
         from dwr_larq.legacy_keras import LegacyKerasRequired
 
         try:
             return super().invoke(ctx)
         except (ValueError, LegacyKerasRequired) as error:
             raise click.ClickException(str(error)) from None
+        except Exception as error:  # noqa: BLE001  (TensorFlow's and h5py's write errors have many types)
+            if not out_of_space(error):
+                raise
+            raise click.ClickException(no_space_message(path_in(error))) from None
+
+
+def _trust_files(ctx, param, unsafe):
+    if unsafe:
+        from dwr_larq.models.loading import trusting_files
+
+        ctx.with_resource(trusting_files())
+
+
+# For commands that load whole model files a user may have got from anywhere.
+UNSAFE_OPTION = click.option(
+    "--unsafe", is_flag=True, expose_value=False, callback=_trust_files,
+    help="Load model files even when loading them could run code (a Lambda layer, a class from another package, "
+         "a SavedModel); only for files you trust.",
+)
 
 
 def quiet_tensorflow():

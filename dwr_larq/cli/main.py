@@ -8,7 +8,8 @@ import sys
 import click
 
 from dwr_larq import zoo
-from dwr_larq.cli.common import POSITIVE_INT, CommandGroup, quiet_tensorflow
+from dwr_larq.atomic import check_output_path
+from dwr_larq.cli.common import POSITIVE_INT, UNSAFE_OPTION, CommandGroup, quiet_tensorflow
 from dwr_larq.formatting import format_count
 
 
@@ -128,6 +129,7 @@ def _model_to_convert(name: str, input_size: int | None):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite file to write.")
 @click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the model's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@UNSAFE_OPTION
 def convert(name, output, input_size, as_json):
     """Convert a zoo model, a card file, a trained run folder or a saved .keras model
     to an LCE .tflite flatbuffer."""
@@ -135,7 +137,7 @@ def convert(name, output, input_size, as_json):
     from dwr_larq.deploy import convert as convert_lib
     from dwr_larq.models import costs
 
-    convert_lib.check_output_path(output)
+    check_output_path(output)
     label, model = _model_to_convert(name, input_size)
     report = convert_lib.convert(model, output)
     expected = len(costs.binary_conv_layers(model))

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, quiet_tensorflow
+from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, UNSAFE_OPTION, quiet_tensorflow
 
 from dwr_larq.training.precision import AUTO, MIXED_POLICIES
 from dwr_larq.training.recipes import RECIPES
@@ -73,6 +73,7 @@ def _echo_plan(plan: dict) -> None:
 @click.option("--batch-size", type=POSITIVE_INT, help="Global batch: images per step over all replicas  [default: the recipe's reference batch, if it has one]")
 @click.option("--recipe", type=click.Choice(sorted(RECIPES)), default="reactnet", show_default=True)
 @click.option("--teacher", help="Distil from a saved Keras model (file, folder or run folder) or a tf.keras.applications name.")
+@UNSAFE_OPTION
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared (nothing is downloaded).")
 @click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the model's).")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels (default: the dataset's; grey datasets stay grey).")
@@ -122,6 +123,7 @@ def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, 
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared.")
 @click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@UNSAFE_OPTION
 def evaluate_command(target, dataset, data_dir, batch_size, as_json):
     """Top-1 accuracy of a run directory, a .keras model or a .tflite flatbuffer
     (through LCE's interpreter) on the dataset's held-out split."""
@@ -140,8 +142,8 @@ def evaluate_command(target, dataset, data_dir, batch_size, as_json):
 @click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared.")
 @click.option("--generate", "generated", type=POSITIVE_INT, default=256, show_default=True,
               help="Without --dataset: JPEGs (500x375) to generate in --cache-dir.")
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=os.path.join("~", ".cache", "dwr-larq", "data-bench"),
-              show_default=True, help="Where generated JPEGs are kept (reused).")
+@click.option("--cache-dir", type=click.Path(file_okay=False),
+              help="Where generated JPEGs are kept (reused) [default: $DWR_LARQ_HOME/data-bench].")
 @click.option("--cores", default="1,all", show_default=True, help="Comma-separated thread counts for tf.data ('all': every core).")
 @click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True)
 @click.option("--input-size", type=POSITIVE_INT, default=224, show_default=True)
@@ -164,7 +166,10 @@ def data_bench_command(dataset, data_dir, generated, cache_dir, cores, batch_siz
         else:
             raise click.BadParameter(f"{item!r} is not a positive core count or 'all'", param_hint="'--cores'")
     if dataset is None:
-        folder = databench.generate_jpegs(os.path.expanduser(cache_dir), images=generated)
+        from dwr_larq import home
+
+        folder = databench.generate_jpegs(os.path.expanduser(cache_dir) if cache_dir else home.folder(home.Folder.DATA_BENCH),
+                                          images=generated)
         dataset = f"folder:{folder}"
     rows = [
         databench.bench(dataset, cores=count, batch_size=batch_size, image_size=input_size, batches=batches,

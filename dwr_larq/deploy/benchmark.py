@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from dwr_larq import home
+from dwr_larq.atomic import write_atomically
 from dwr_larq.deploy import arm_cost
 from dwr_larq.deploy.flatbuffer import FlatbufferError, binary_conv_figures, read_flatbuffer, read_lce_flatbuffer
 from dwr_larq.deploy.timer import BenchmarkError, DeviceError, Latency, LocalTimer, Timer  # noqa: F401 (the CLI's names)
@@ -107,8 +109,7 @@ def parse_threads(text: str) -> tuple:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dwr-larq" / "tflite"
+    return home.folder(home.Folder.TFLITE)
 
 
 def _version(package: str) -> str:
@@ -186,8 +187,8 @@ def _convert_to_cache(source: Source, input_size: int, tflite: Path, sidecar: Pa
     del model
     tf.keras.backend.clear_session()
     meta = {"key": key, "model": source.name, "input_size": input_size, "conversion_seconds": seconds, "figures": figures}
-    convert.write_atomically(tflite, flatbuffer)
-    convert.write_atomically(sidecar, json.dumps(meta, indent=2).encode())
+    write_atomically(tflite, flatbuffer)
+    write_atomically(sidecar, json.dumps(meta, indent=2).encode())
     return meta
 
 

@@ -13,7 +13,7 @@ import json
 import platform
 from datetime import datetime, timezone
 
-from dwr_larq.deploy.convert import write_atomically
+from dwr_larq.atomic import write_atomically
 from dwr_larq.formatting import format_count
 
 JSON_FORMAT_VERSION = 1

@@ -18,6 +18,8 @@ import os
 
 import tensorflow as tf
 
+from dwr_larq.models import loading
+
 
 def outputs_probabilities(model: tf.keras.Model) -> bool:
     """True when the model's last layer applies softmax (zoo and keras.applications default),
@@ -71,7 +73,9 @@ def load_teacher(teacher, input_shape: tuple, classes: int) -> tf.keras.Model:
         if os.path.isfile(os.path.join(path, "model.keras")):  # a dwr-larq run folder
             path = os.path.join(path, "model.keras")
         try:
-            model = tf.keras.models.load_model(path, compile=False)
+            model = loading.load_model(path)
+        except loading.UnsafeModelError:
+            raise
         except (OSError, ValueError, IOError) as error:
             raise ValueError(f"teacher {path!r} is not a loadable Keras model: {error}") from None
     elif is_application(teacher):

@@ -56,11 +56,10 @@ def tflite_latency(flatbuffer: bytes, runs: int = 50, warmup: int = 5, num_threa
     return {"latency_ms": latency.median_ms, "latency_min_ms": latency.min_ms, "runs": latency.runs, "threads": num_threads}
 
 
-def load_keras(target):
-    """A Keras model from a finished run directory, a ``.keras``/``.h5`` file or a SavedModel."""
-    import tensorflow as tf
-
-    import dwr_larq  # noqa: F401  (registers the custom layers)
+def load_keras(target, safe_mode: bool | None = None):
+    """A Keras model from a finished run directory, a ``.keras``/``.h5`` file or (with
+    ``safe_mode=False``) a SavedModel; ``dwr_larq.models.loading`` says what safe mode refuses."""
+    from dwr_larq.models import loading
     from dwr_larq.training import runs
 
     path = Path(target)
@@ -73,7 +72,9 @@ def load_keras(target):
             )
         path = run.file(runs.MODEL)
     try:
-        return tf.keras.models.load_model(str(path), compile=False)
+        return loading.load_model(path, safe_mode=safe_mode)
+    except loading.UnsafeModelError:
+        raise
     except (OSError, ValueError, IOError) as error:
         raise ValueError(f"{str(target)!r} is not a loadable Keras model or finished run directory: {error}") from None
 

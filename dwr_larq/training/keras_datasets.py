@@ -4,13 +4,16 @@ read from the very files those loaders cache, so one copy serves both.
 Where a dataset's files are looked for, in order:
 
 1. ``--data-dir`` (the files directly in it, or in Keras' cache sub-folder under it);
-2. Keras' cache (``$KERAS_HOME`` or ``~/.keras``, then ``datasets/...``);
-3. the Debian package location (``apt-get install dataset-fashion-mnist`` puts the four
+2. dwr-larq's own cache (``$DWR_LARQ_HOME/datasets/...``, see ``dwr_larq.home``);
+3. Keras' cache (``$KERAS_HOME`` or ``~/.keras``, then ``datasets/...``);
+4. the Debian package location (``apt-get install dataset-fashion-mnist`` puts the four
    Fashion-MNIST files in ``/usr/share/datasets/fashion-mnist``).
 
-Only when none has them is anything downloaded, through ``tf.keras.utils.get_file``
-into a temporary folder, checked against the known SHA-256, and then moved into Keras'
-cache in one rename, so a failed or cut download never leaves a half-written file.
+Only when none has them is anything downloaded, into dwr-larq's cache through
+``dwr_larq.download`` (each file verified against its known SHA-256 before it takes its
+name, once however many processes ask); an archive (CIFAR) is extracted into a temporary
+folder renamed into place (``dwr_larq.atomic``), so a failed or cut download never leaves a
+half-written dataset.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import pickle
 import shutil
 import struct
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from dwr_larq import download, home
+from dwr_larq.atomic import atomic_path
 
 # Keras' own download location for the MNIST family (tf.keras.datasets.{mnist,fashion_mnist}).
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -107,8 +112,8 @@ class DatasetFilesError(ValueError):
 
 def keras_cache() -> Path:
     """Keras' dataset cache: ``$KERAS_HOME/datasets`` or ``~/.keras/datasets``."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets"
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(keras_home) / "datasets"
 
 
 def candidate_dirs(dataset: KerasDataset, data_dir=None) -> list:
@@ -116,7 +121,7 @@ def candidate_dirs(dataset: KerasDataset, data_dir=None) -> list:
     dirs = []
     if data_dir is not None:
         dirs += [Path(data_dir), Path(data_dir) / dataset.cache_subdir]
-    dirs.append(keras_cache() / dataset.cache_subdir)
+    dirs += [home.folder(home.Folder.DATASETS) / dataset.cache_subdir, keras_cache() / dataset.cache_subdir]
     if dataset.debian_dir:
         dirs.append(DEBIAN_ROOT / dataset.debian_dir)
     unique = []
@@ -136,7 +141,8 @@ def find(dataset: KerasDataset, data_dir=None) -> Path | None:
 
 def _missing_message(dataset: KerasDataset, data_dir, reason: str) -> str:
     files = ", ".join(dataset.files) if not dataset.archive else f"{dataset.archive} (extracted to {dataset.cache_subdir}/)"
-    ways = [f"pass --data-dir DIR holding {files}", f"put them in Keras' cache {keras_cache() / dataset.cache_subdir}"]
+    ways = [f"pass --data-dir DIR holding {files}",
+            f"put them in {home.folder(home.Folder.DATASETS) / dataset.cache_subdir} or Keras' cache {keras_cache() / dataset.cache_subdir}"]
     if dataset.debian_dir:
         ways.append(f"`apt-get install dataset-{dataset.debian_dir}` (installs them in {DEBIAN_ROOT / dataset.debian_dir})")
     else:
@@ -145,45 +151,39 @@ def _missing_message(dataset: KerasDataset, data_dir, reason: str) -> str:
     return f"dataset {dataset.name!r} not found (looked in {where}) and {reason}; to provide it: " + "; or ".join(ways)
 
 
-def _download(dataset: KerasDataset, data_dir) -> Path:
-    """Fetch the files into Keras' cache through ``get_file``; the cache changes only when all are good."""
-    import tensorflow as tf
+def _extract(archive: Path, dataset: KerasDataset, target: Path) -> None:
+    """Extract ``dataset``'s files from ``archive`` into ``target``, a folder written atomically,
+    under the target's lock so parallel extractions do not collide."""
+    with download.locked(target):
+        if all((target / name).is_file() for name in dataset.files):
+            return  # another process extracted it while we waited
+        if target.exists():
+            shutil.rmtree(target)  # an incomplete folder placed by hand
+        with atomic_path(target) as staging, tarfile.open(archive) as tar:
+            staging.mkdir()
+            for member in tar.getmembers():
+                if Path(member.name).name in dataset.files and member.isfile():
+                    with tar.extractfile(member) as source, open(staging / Path(member.name).name, "wb") as out:
+                        shutil.copyfileobj(source, out)
+            missing = [name for name in dataset.files if not (staging / name).is_file()]
+            if missing:
+                raise DatasetFilesError(f"downloaded {dataset.name!r} archive {archive} lacks {', '.join(missing)}")
 
-    target = keras_cache() / dataset.cache_subdir
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{dataset.name}-", dir=target.parent) as temp:
-        staging = Path(temp) / "files"
-        staging.mkdir()
-        try:
-            if dataset.archive:
-                archive = tf.keras.utils.get_file(
-                    dataset.archive, dataset.origin + dataset.archive, file_hash=dataset.archive_sha256,
-                    cache_dir=temp, cache_subdir="download",
-                )
-                with tarfile.open(archive) as tar:
-                    members = [m for m in tar.getmembers() if Path(m.name).name in dataset.files and m.isfile()]
-                    for member in members:
-                        with tar.extractfile(member) as source, open(staging / Path(member.name).name, "wb") as out:
-                            shutil.copyfileobj(source, out)
-            else:
-                for name, sha256 in dataset.files.items():
-                    path = tf.keras.utils.get_file(
-                        name, dataset.origin + name, file_hash=sha256, cache_dir=temp, cache_subdir="download"
-                    )
-                    shutil.move(path, staging / name)
-        except Exception as error:  # noqa: BLE001  (network, HTTP and hash errors all mean: not downloadable)
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise DatasetFilesError(_missing_message(dataset, data_dir, f"downloading it failed ({reason})")) from None
-        missing = [name for name in dataset.files if not (staging / name).is_file()]
-        if missing:
-            raise DatasetFilesError(f"downloaded {dataset.name!r} archive lacks {', '.join(missing)}")
-        if dataset.cache_subdir:
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
+
+def _download(dataset: KerasDataset, data_dir) -> Path:
+    """Fetch the files into dwr-larq's dataset cache; each one appears only when verified."""
+    root = home.folder(home.Folder.DATASETS)
+    target = root / dataset.cache_subdir
+    try:
+        if dataset.archive:
+            archive = download.fetch(dataset.origin + dataset.archive, root / dataset.archive, dataset.archive_sha256,
+                                     what=f"dataset {dataset.name!r}")
+            _extract(archive, dataset, target)
         else:
-            for name in dataset.files:
-                os.replace(staging / name, target / name)
+            for name, sha256 in dataset.files.items():
+                download.fetch(dataset.origin + name, target / name, sha256, what=f"dataset {dataset.name!r}")
+    except download.DownloadError as error:
+        raise DatasetFilesError(_missing_message(dataset, data_dir, f"downloading it failed ({error})")) from None
     return target
 
 

@@ -30,7 +30,7 @@ import tensorflow as tf
 from dwr_larq.training import evaluate, runs
 from dwr_larq.zoo import cache, weights as weights_lib
 from dwr_larq import zoo
-from dwr_larq.atomic import write_atomically
+from dwr_larq.atomic import temporary_beside, write_atomically
 from dwr_larq.zoo.cards import WEIGHTS_TAG, ModelCard, WeightsEntry, card_files
 
 
@@ -67,21 +67,16 @@ def _copy_into(trained, model) -> None:
 
 def _save_weights(model, out: Path, stem: str) -> tuple:
     """Save ``model``'s weights as HDF5 under ``out``, named ``<stem>-<sha8>.h5``; atomic."""
-    temporary = out / f".{stem}.partial-{os.getpid()}.h5"
-    try:
+    with temporary_beside(out / f"{stem}.h5") as temporary:
         model.save_weights(str(temporary), save_format="h5")
         digest = cache.sha256(temporary)
         target = out / f"{stem}-{digest[:8]}.h5"
         os.replace(temporary, target)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
     return target, digest
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Atomic write, then the usual 0644: these files get uploaded and served
-    (``write_atomically``'s temporary files are private, 0600)."""
+    """Atomic write, then 0644 whatever the umask: these files get uploaded and served."""
     write_atomically(path, text)
     os.chmod(path, 0o644)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import statistics
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from dwr_larq.atomic import check_output_folder, write_atomically
+from dwr_larq.atomic import PARTIAL_GLOB, atomic_path, check_output_folder, write_atomically
 from dwr_larq.training.clones import plain_copy
 
 CONFIG = "config.json"
@@ -150,7 +149,7 @@ class RunDir:
                 "use another --out, or the original settings to resume it"
             )
         drop_partial_line(self.file(HISTORY))
-        for leftover in [*self.path.glob(".partial-*"), *self.path.glob(".*.partial")]:
+        for leftover in [*self.path.glob(".partial-*"), *self.path.glob(PARTIAL_GLOB)]:
             leftover.unlink()  # temporary files of a write that a kill interrupted
         for leftover in self.path.rglob("workertemp_*"):  # a killed worker's copies
             shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()
@@ -197,14 +196,8 @@ class RunDir:
         clean = plain_copy(model)
         if not self.writer:
             return clean
-        target = self.file(MODEL)
-        temporary = self.path / f".partial-{os.getpid()}-{MODEL}"
-        try:
+        with atomic_path(self.file(MODEL)) as temporary:
             clean.save(str(temporary))
-            os.replace(temporary, target)
-        finally:
-            if temporary.exists():
-                temporary.unlink()
         return clean
 
     def finish(self, summary: dict) -> None:

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import pickle
 import struct
+import tarfile
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ DEBIAN_FASHION = keras_datasets.DEBIAN_ROOT / "fashion-mnist"
 def isolated(tmp_path, monkeypatch):
     """No Keras cache and no Debian folder unless a test makes them; downloads go to loopback."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("DWR_LARQ_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(keras_datasets, "DEBIAN_ROOT", tmp_path / "debian")
     monkeypatch.setattr(keras_datasets, "KERAS_ORIGIN", "http://127.0.0.1:9/")  # nothing listens: no network
     monkeypatch.setitem(
@@ -77,7 +79,7 @@ def test_missing_everywhere_and_no_network_names_the_three_ways(isolated):
     assert not (isolated / "keras" / "datasets" / "fashion-mnist").exists()
 
 
-def test_download_through_get_file_lands_in_the_keras_cache(isolated, monkeypatch):
+def test_a_download_lands_verified_in_dwr_larqs_cache(isolated, monkeypatch):
     served = isolated / "served"
     use_hashes(monkeypatch, write_fashion(served))
     server = LoopbackServer(served)
@@ -87,12 +89,14 @@ def test_download_through_get_file_lands_in_the_keras_cache(isolated, monkeypatc
     finally:
         server.stop()
     assert source.num_examples == {"train": TRAIN, "test": TEST}
-    cached = isolated / "keras" / "datasets" / "fashion-mnist"
-    assert sorted(p.name for p in cached.iterdir()) == sorted(keras_datasets.DATASETS["fashion_mnist"].files)
+    cached = isolated / "home" / "datasets" / "fashion-mnist"
+    names = keras_datasets.DATASETS["fashion_mnist"].files
+    assert sorted(p.name for p in cached.iterdir()) == sorted([*names, *(f".{name}.lock" for name in names)])
     assert len(server.requests) == 4
+    assert not (isolated / "keras").exists()  # Keras' own cache is only read
 
 
-def test_a_download_with_the_wrong_hash_caches_nothing(isolated, monkeypatch):
+def test_a_download_with_the_wrong_hash_caches_only_verified_files(isolated, monkeypatch):
     served = isolated / "served"
     hashes = write_fashion(served)
     hashes["t10k-labels-idx1-ubyte.gz"] = "0" * 64
@@ -103,9 +107,14 @@ def test_a_download_with_the_wrong_hash_caches_nothing(isolated, monkeypatch):
             data.source("fashion_mnist")
     finally:
         server.stop()
-    datasets = isolated / "keras" / "datasets"
-    assert not (datasets / "fashion-mnist").exists()
-    assert not any(datasets.iterdir())  # no temporary folder left behind either
+    cached = isolated / "home" / "datasets" / "fashion-mnist"
+    # Each file takes its name only once verified: the bad one is absent (no partial file either),
+    # so the dataset is not found, and a retry downloads only what is missing.
+    assert sorted(p.name for p in cached.iterdir() if not p.name.startswith(".")) == sorted(
+        name for name in hashes if name != "t10k-labels-idx1-ubyte.gz"
+    )
+    assert not [p for p in cached.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
+    assert keras_datasets.find(keras_datasets.DATASETS["fashion_mnist"]) is None
 
 
 @pytest.mark.parametrize(
@@ -130,6 +139,35 @@ def test_corrupt_files_give_one_message_naming_the_file(isolated, damage, messag
 def test_an_unknown_name_lists_close_matches():
     with pytest.raises(ValueError, match="did you mean fashion_mnist"):
         data.source("fashion_mnst")
+
+
+def test_an_archive_is_downloaded_verified_and_extracted_in_one_rename(isolated, monkeypatch):
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 3072), dtype=np.uint8)
+    served = isolated / "served"
+    (served / "cifar-100-python").mkdir(parents=True)
+    for name in ("train", "test"):
+        with open(served / "cifar-100-python" / name, "wb") as stream:
+            pickle.dump({b"data": pixels, b"fine_labels": [7, 99]}, stream)
+    archive = served / "cifar-100-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(served / "cifar-100-python", arcname="cifar-100-python")
+    server = LoopbackServer(served)
+    spec = keras_datasets.DATASETS["cifar100"]
+    served_as = {"origin": server.url + "/"}
+    try:
+        monkeypatch.setitem(keras_datasets.DATASETS, "cifar100", dataclasses.replace(spec, **served_as, archive_sha256="0" * 64))
+        with pytest.raises(ValueError, match="downloading it failed .*not 0{64} as expected"):
+            keras_datasets.locate("cifar100")
+        real = hashlib.sha256(archive.read_bytes()).hexdigest()
+        monkeypatch.setitem(keras_datasets.DATASETS, "cifar100", dataclasses.replace(spec, **served_as, archive_sha256=real))
+        folder = keras_datasets.locate("cifar100")
+    finally:
+        server.stop()
+    assert folder == isolated / "home" / "datasets" / "cifar-100-python"
+    assert sorted(p.name for p in folder.iterdir()) == ["test", "train"]
+    assert sorted(p.name for p in folder.parent.iterdir() if ".partial" in p.name) == []
+    images, labels = keras_datasets.read_split("cifar100", "test", folder)
+    assert images.shape == (2, 32, 32, 3) and labels.tolist() == [7, 99]
 
 
 def test_mnist_npz_and_cifar_batches_are_read(tmp_path):
