@@ -235,19 +235,15 @@ def estimate_keras(model) -> ArmEstimate:
 
 def estimate_spec(spec, input_size: int | None = None, channels: int = 3) -> ArmEstimate:
     """Build ``spec`` at ``input_size`` (default: the spec's), convert it, estimate it."""
-    import tensorflow as tf
+    from dwr_larq.models.builder import measure_at_size
 
-    from dwr_larq.models.builder import build
+    def estimate_converted(model) -> ArmEstimate:
+        try:
+            return estimate_keras(model)
+        except ValueError:
+            raise
+        except Exception as error:  # the converter's own failures name no model: say which
+            raise ValueError(f"the spec (depths {list(spec.depths)}, widths {list(spec.widths)}) does not convert "
+                             f"with LCE, so it has no ARM estimate: {type(error).__name__}: {error}") from None
 
-    size = input_size or spec.input_size
-    model = build(spec, input_shape=(size, size, channels))
-    try:
-        return estimate_keras(model)
-    except ValueError:
-        raise
-    except Exception as error:  # the converter's own failures name no model: say which
-        raise ValueError(f"the spec (depths {list(spec.depths)}, widths {list(spec.widths)}) does not convert "
-                         f"with LCE, so it has no ARM estimate: {type(error).__name__}: {error}") from None
-    finally:
-        del model
-        tf.keras.backend.clear_session()
+    return measure_at_size(spec, estimate_converted, input_size, channels)

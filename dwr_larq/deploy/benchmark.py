@@ -171,21 +171,22 @@ def _safe_name(name: str) -> str:
 
 
 def _convert_to_cache(source: Source, input_size: int, tflite: Path, sidecar: Path, key: str) -> dict:
-    import tensorflow as tf
-
     from dwr_larq.deploy import convert
     from dwr_larq.models import costs
+    from dwr_larq.models.builder import measure_then_clear
 
-    try:
-        model = build_keras(source, input_size)
-    except ValueError as error:
-        raise BenchmarkError(f"{source.item}: {error}") from None
-    figures = costs.measure(model).to_dict()
-    start = time.perf_counter()
-    flatbuffer = convert.to_flatbuffer(model)
-    seconds = time.perf_counter() - start
-    del model
-    tf.keras.backend.clear_session()
+    def make_model():
+        try:
+            return build_keras(source, input_size)
+        except ValueError as error:
+            raise BenchmarkError(f"{source.item}: {error}") from None
+
+    def measure_and_convert(model):
+        figures = costs.measure(model).to_dict()
+        start = time.perf_counter()
+        return figures, convert.to_flatbuffer(model), time.perf_counter() - start
+
+    figures, flatbuffer, seconds = measure_then_clear(make_model, measure_and_convert)
     meta = {"key": key, "model": source.name, "input_size": input_size, "conversion_seconds": seconds, "figures": figures}
     write_atomically(tflite, flatbuffer)
     write_atomically(sidecar, json.dumps(meta, indent=2).encode())

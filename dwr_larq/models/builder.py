@@ -7,6 +7,7 @@ shapes, the channel concatenations and LCE's kernels all assume it.
 from __future__ import annotations
 
 import contextlib
+from typing import Callable, TypeVar
 
 import tensorflow as tf
 
@@ -16,6 +17,7 @@ from dwr_larq.models.layers import ChannelAlign, HardTanh
 from dwr_larq.models.spec import BackboneSpec
 
 CHANNELS_LAST = "channels_last"
+T = TypeVar("T")
 POOLINGS = {
     "avg": tf.keras.layers.GlobalAveragePooling2D,
     "max": tf.keras.layers.GlobalMaxPooling2D,
@@ -147,3 +149,24 @@ def build(
         elif pooling:
             x = POOLINGS[pooling](data_format=CHANNELS_LAST, name=f"{pooling}_pool")(x)
         return tf.keras.Model(source_inputs or inputs, x, name=name)
+
+
+def measure_then_clear(make_model: Callable[[], tf.keras.Model], measure: Callable[[tf.keras.Model], T]) -> T:
+    """``measure(make_model())``, then the Keras session cleared even when either fails:
+    measuring many candidate models (a budget search, a benchmark) would otherwise pile
+    up their graphs and layer names in one session."""
+    model = None
+    try:
+        model = make_model()
+        return measure(model)
+    finally:
+        del model
+        tf.keras.backend.clear_session()
+
+
+def measure_at_size(spec: BackboneSpec, measure: Callable[[tf.keras.Model], T], input_size: int | None = None,
+                    channels: int = 3) -> T:
+    """``measure`` of ``spec`` built at ``input_size`` x ``input_size`` (default: the spec's),
+    the session cleared afterwards (``measure_then_clear``)."""
+    size = input_size or spec.input_size
+    return measure_then_clear(lambda: build(spec, input_shape=(size, size, channels)), measure)

@@ -146,12 +146,6 @@ def measure(model: tf.keras.Model) -> ModelMetrics:
 
 def measure_spec(spec, input_size: int | None = None, channels: int = 3) -> ModelMetrics:
     """Build ``spec`` at ``input_size`` (default: the spec's) and measure it."""
-    from dwr_larq.models.builder import build
+    from dwr_larq.models.builder import measure_at_size
 
-    size = input_size or spec.input_size
-    model = build(spec, input_shape=(size, size, channels))
-    try:
-        return measure(model)
-    finally:
-        del model
-        tf.keras.backend.clear_session()
+    return measure_at_size(spec, measure, input_size, channels)

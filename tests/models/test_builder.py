@@ -68,3 +68,31 @@ def test_check_input_shape_defaults():
     assert builder.check_input_shape(None, spec) == (32, 32, 3)
     assert builder.check_input_shape(None, spec, include_top=False) == (None, None, 3)
     assert builder.check_input_shape([24, 24, 2], spec, include_top=False) == (24, 24, 2)
+
+
+def _fresh_layer_name() -> str:
+    return tf.keras.layers.Dense(1).name  # Keras numbers layer names per session: "dense" right after a clear
+
+
+@pytest.mark.parametrize("fails", ["never", "building", "measuring"])
+def test_measuring_a_spec_always_clears_the_session(fails):
+    from dwr_larq.models.builder import measure_at_size, measure_then_clear
+    from dwr_larq.models.spec import BackboneSpec, StemSpec
+
+    spec = BackboneSpec(block="bireal", depths=[1], widths=[8], strides=[1], stem=StemSpec(width=8), input_size=8)
+    _fresh_layer_name(), _fresh_layer_name()  # the session now holds dense and dense_1
+
+    def measure(model):
+        if fails == "measuring":
+            raise RuntimeError("measure failed")
+        return model.input_shape
+
+    if fails == "building":
+        with pytest.raises(RuntimeError, match="build failed"):
+            measure_then_clear(lambda: (_ for _ in ()).throw(RuntimeError("build failed")), measure)
+    elif fails == "measuring":
+        with pytest.raises(RuntimeError, match="measure failed"):
+            measure_at_size(spec, measure, input_size=12)
+    else:
+        assert measure_at_size(spec, measure, input_size=12, channels=1) == (None, 12, 12, 1)
+    assert _fresh_layer_name() == "dense"
