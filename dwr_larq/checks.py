@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import numbers
+from enum import Enum
+from typing import TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 
 def positive_int(value, what: str, minimum: int = 1) -> int:
@@ -18,3 +22,13 @@ def positive_number(value, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"{what} must be > 0, got {value!r}")
     return float(value)
+
+
+def member(kind: type[E], value, what: str) -> E:
+    """``value`` (a member of the closed set ``kind`` or its value) as that member, else a
+    ``ValueError`` naming ``what`` and listing every valid value: a typo never falls through."""
+    try:
+        return kind(value)
+    except ValueError:
+        valid = ", ".join(str(item.value) for item in kind)
+        raise ValueError(f"{what} must be one of {valid}, got {value!r}") from None

@@ -37,8 +37,9 @@ import numpy as np
 
 from dwr_larq import zoo
 from dwr_larq.atomic import write_atomically
-from dwr_larq.dwr.budget import match_budget, naive
+from dwr_larq.dwr.budget import naive
 from dwr_larq.models.costs import measure_spec
+from dwr_larq.reshaping import match_budget
 from dwr_larq.models.spec import BackboneSpec
 from dwr_larq.zoo.cards import ModelCard
 

@@ -8,10 +8,9 @@ import click
 
 from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, quiet_tensorflow
 
-from dwr_larq import dwr
-from dwr_larq import zoo
+from dwr_larq import dwr, reshaping, zoo
 from dwr_larq.atomic import check_output_path, write_atomically
-from dwr_larq.dwr.budget import BUDGETS, LCE_DIVISOR
+from dwr_larq.dwr.budget import LCE_DIVISOR, Budget
 from dwr_larq.zoo.cards import ModelCard
 
 
@@ -68,16 +67,14 @@ def card_figures(spec, source_spec, arm: bool = False) -> dict:
         "activations_vs_source": round(final.activations / original.activations, 4),
     }
     if arm:
-        from dwr_larq.dwr.budget import measure_arm
-
-        spec_arm, source_arm = measure_arm(spec), measure_arm(source_spec)
+        spec_arm, source_arm = reshaping.measure_arm(spec), reshaping.measure_arm(source_spec)
         figures.update(arm_instructions=round(spec_arm), arm_vs_source=round(spec_arm / source_arm, 4))
     return figures
 
 
 def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
     """A zoo card for a DWR result, with its provenance and measured figures."""
-    figures = card_figures(result.final, result.original, arm=result.settings.get("budget") == "arm")
+    figures = card_figures(result.final, result.original, arm=result.settings.get("budget") == Budget.ARM)
     provenance = {
         "kind": "dwr",
         "reshaped_from": source.name,
@@ -107,7 +104,7 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
 @click.option("--min-samples", type=POSITIVE_INT, default=5, show_default=True)
 @click.option("--divisor", type=POSITIVE_INT, default=LCE_DIVISOR, show_default=True,
               help="Every width a multiple of this (32: what LCE bitpacks in whole words).")
-@click.option("--budget", type=click.Choice(BUDGETS), default="binary_macs", show_default=True,
+@click.option("--budget", type=click.Choice([budget.value for budget in Budget]), default="binary_macs", show_default=True,
               help="What the final widths match: binary MACs, OPs, latency on this host or the ARM estimate.")
 @click.option("--tolerance", type=float, default=0.05, show_default=True)
 @click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True)
@@ -117,10 +114,8 @@ def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, p
     quiet_tensorflow()
     check_output_path(out)
     source = zoo.get_card(name_or_card)
-    if budget == "arm":  # before pre-training: a spec that does not convert has no ARM budget
-        from dwr_larq.dwr.budget import measure_arm
-
-        measure_arm(source.spec)
+    if budget == Budget.ARM:  # before pre-training: a spec that does not convert has no ARM budget
+        reshaping.measure_arm(source.spec)
     from dwr_larq.dwr.search import check_search_settings, search_defaults
 
     size = input_size or source.spec.input_size
@@ -133,7 +128,7 @@ def reshape_command(name_or_card, s, dataset, data_dir, out, name, input_size, p
                                                    batch_size, data_dir, False)
     click.echo(f"DWR on {source.name}: s={s}, eps={eps}, {train_count} training images, {calibration_count} of them "
                f"for calibration, at {size}px")
-    result = dwr.reshape(
+    result = reshaping.reshape(
         source.spec, train, calibration, s=s, pretrain_epochs=pretrain_epochs, eps=eps,
         min_samples=min_samples, divisor=divisor, budget=budget, tolerance=tolerance,
         batch_size=batch_size, verbose=2, num_classes=classes,

@@ -1,7 +1,7 @@
 """DWR's budget arithmetic, with no TensorFlow: naive reshaping, width scaling and
-matching a budget (binary MACs from each block kind's cost model, or any function of
-a spec: OPs, latency and the ARM estimate are measured on a built or converted model
-and import TensorFlow then).
+matching a budget. What a budget measures (binary MACs from a built model, OPs,
+latency, the ARM estimate of the converted model) is passed in as a function of a
+spec; ``dwr_larq.reshaping.MEASURES`` wires the named budgets to the project's own.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Callable
+from enum import StrEnum
+from typing import Callable, Mapping
 
-from dwr_larq.checks import positive_int
+from dwr_larq.checks import member, positive_int
 from dwr_larq.models.kinds import KINDS, conv3x3_macs, stage_binary_macs
 from dwr_larq.models.spec import BackboneSpec
 
@@ -25,7 +26,20 @@ from dwr_larq.models.spec import BackboneSpec
 # the same MACs cost more (127.2M): coarser steps buy nothing, as LCE 0.16's kernels
 # use 32-bit words.
 LCE_DIVISOR = 32
-BUDGETS = ("binary_macs", "ops", "latency", "arm")
+
+
+class Budget(StrEnum):
+    """The named budgets a reshaped backbone can be matched on (a closed set)."""
+
+    BINARY_MACS = "binary_macs"
+    OPS = "ops"
+    LATENCY = "latency"
+    ARM = "arm"  # estimated ARM instructions of the LCE-converted model
+
+
+# What a named budget's measure is: the spec and the input side it is measured at
+# (None: the spec's) to a number.
+Measure = Callable[[BackboneSpec, "int | None"], float]
 
 
 class BudgetMiss(ValueError):
@@ -121,46 +135,17 @@ def naive(spec: BackboneSpec, s: float, divisor: int = LCE_DIVISOR) -> BackboneS
 # --- budget matching -------------------------------------------------------------
 
 
-def _budget_function(by, input_size: int | None) -> Callable[[BackboneSpec], float]:
+def budget_function(by, measures: Mapping[Budget, Measure] | None, input_size: int | None = None) -> Callable[[BackboneSpec], float]:
+    """``by`` as a function of a spec: itself when it is one, else the named budget's
+    measure from ``measures`` at ``input_size``."""
     if callable(by):
         return by
-    if by in ("binary_macs", "ops"):
-        from dwr_larq.models.costs import measure_spec
-
-        return lambda spec: getattr(measure_spec(spec, input_size=input_size), by)
-    if by == "latency":
-        return lambda spec: measure_latency(spec, input_size=input_size)
-    if by == "arm":
-        return lambda spec: measure_arm(spec, input_size=input_size)
-    raise ValueError(f"budget 'by' must be one of {', '.join(BUDGETS)} or a function of a spec, got {by!r}")
-
-
-@functools.lru_cache(maxsize=256)
-def measure_arm(spec: BackboneSpec, input_size: int | None = None) -> float:
-    """Estimated ARM instructions of the LCE-converted spec (``dwr_larq.deploy.arm_cost``);
-    a ``ValueError`` if it does not convert or has ops the cost model cannot price.
-    Kept per spec, as a conversion takes seconds and the same reference recurs."""
-    from dwr_larq.deploy import arm_cost
-
-    what = f"ARM budget of depths {list(spec.depths)}, widths {list(spec.widths)}"
-    return arm_cost.require_complete(arm_cost.estimate_spec(spec, input_size=input_size), what)
-
-
-def measure_latency(spec: BackboneSpec, input_size: int | None = None, runs: int = 10, threads: int = 1,
-                    timer=None) -> float:
-    """Median milliseconds per image of the LCE-converted spec, timed by ``timer`` (a
-    ``dwr_larq.deploy.timer.Timer``; default: this host's LCE interpreter), the same way
-    ``dwr-larq benchmark`` times it."""
-    import tensorflow as tf
-
-    from dwr_larq.deploy.convert import to_flatbuffer
-    from dwr_larq.deploy.timer import time_flatbuffer
-    from dwr_larq.models.builder import build
-
-    size = input_size or spec.input_size
-    flatbuffer = to_flatbuffer(build(spec, input_shape=(size, size, 3)))
-    tf.keras.backend.clear_session()
-    return time_flatbuffer(flatbuffer, timer, threads=threads, runs=runs, warmup=2).median_ms
+    budget = member(Budget, by, "budget 'by' (or a function of a spec)")
+    if not measures or budget not in measures:
+        raise ValueError(f"no measure for budget {budget.value!r}: pass measures (dwr_larq.reshaping.MEASURES holds "
+                         f"the project's) or use dwr_larq.reshaping.match_budget")
+    measure = measures[budget]
+    return lambda spec: measure(spec, input_size)
 
 
 def scale_widths(spec: BackboneSpec, factor: float, divisor: int = 1, keep=()) -> BackboneSpec:
@@ -196,10 +181,12 @@ def match_budget(
     max_steps: int = 24,
     on_miss: str = "raise",
     keep=(),
+    measures: Mapping[Budget, Measure] | None = None,
 ) -> BackboneSpec:
     """Scale ``spec``'s widths by one factor until ``by`` is within ``tolerance`` of
-    ``reference``'s. ``by``: "binary_macs", "ops", "latency", "arm" (the estimated ARM
-    instructions) or a function of a spec.
+    ``reference``'s. ``by``: a function of a spec, or a ``Budget`` name ("binary_macs",
+    "ops", "latency", "arm": the estimated ARM instructions) measured by ``measures``
+    (``dwr_larq.reshaping.match_budget`` passes the project's).
 
     Bisection over the factor, widths rounded to ``divisor``; if rounding leaves it
     outside the tolerance, single stages are stepped by ``divisor`` towards the target.
@@ -213,7 +200,7 @@ def match_budget(
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance!r}")
     if on_miss not in ("raise", "warn"):
         raise ValueError(f"on_miss must be 'raise' or 'warn', got {on_miss!r}")
-    budget = _budget_function(by, input_size)
+    budget = budget_function(by, measures, input_size)
     target = budget(reference)
     cache = {}
 

@@ -12,16 +12,20 @@ The method (Xue et al., AAAI 2023) in three steps:
    matches, with widths in multiples of ``divisor`` (default 32, what LCE packs in whole:
    see ``budget.LCE_DIVISOR``).
 
-``reshape(...)`` runs the three with a Keras ``fit`` pre-training in between.
+``reshape(...)`` runs the three with a pre-training in between. The pre-training and
+what a named budget measures come in as functions (``pretrain``, ``measures``), so the
+method needs nothing from ``training/`` or ``deploy/``: ``dwr_larq.reshaping.reshape``
+passes the project's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 import numpy as np
 
-from dwr_larq.dwr.budget import LCE_DIVISOR, match_budget, naive
+from dwr_larq.dwr.budget import LCE_DIVISOR, Budget, Measure, budget_function, match_budget, naive
 from dwr_larq.dwr.search import check_search_settings, search_defaults, width_search
 from dwr_larq.models.spec import BackboneSpec
 
@@ -52,52 +56,6 @@ class DWRResult:
         }
 
 
-def pretrain(
-    spec: BackboneSpec,
-    train_data,
-    epochs: int,
-    batch_size: int = 64,
-    learning_rate: float = 1e-3,
-    input_size=None,
-    verbose=0,
-    seed: int | None = 0,
-    num_classes: int | None = None,
-):
-    """Short pre-training of a spec (Adam, cross-entropy), one phase of the project's
-    training loop: the network the width search reads.
-
-    ``train_data``: ``(images, labels)`` arrays (shuffled and batched here) or a batched
-    ``tf.data.Dataset``. ``seed`` fixes initialisation and shuffling so a DWR run can be
-    repeated; ``num_classes`` (default: the spec's) is the pre-training data's class count.
-    """
-    import tensorflow as tf
-
-    from dwr_larq.models.builder import build
-    from dwr_larq.training.data import Pipeline
-    from dwr_larq.training.loop import Phase, accuracy_metric, fit_phases
-
-    if seed is not None:
-        tf.keras.utils.set_random_seed(seed)
-    if isinstance(train_data, tuple):
-        images, labels = train_data
-        dataset = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(images), seed=seed)
-        pipeline = Pipeline(dataset.batch(batch_size), len(images), num_classes or spec.head.num_classes, images.shape[1], batch_size)
-        shape = images.shape[1:]
-    else:
-        batches = int(tf.data.experimental.cardinality(train_data))
-        pipeline = Pipeline(train_data, max(batches, 1) * batch_size, num_classes or spec.head.num_classes, None, batch_size)
-        shape = tuple(train_data.element_spec[0].shape[1:])
-    size = input_size or shape[0] or spec.input_size
-    model = build(spec, input_shape=(size, size, shape[-1] or 3), num_classes=num_classes)
-
-    def prepare(previous, updates):
-        model.compile(tf.keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", [accuracy_metric()])
-        return model
-
-    (phase,) = fit_phases([Phase("pretrain", epochs, prepare)], pipeline, verbose=verbose)
-    return model, phase["history"]
-
-
 def reshape(
     original: BackboneSpec,
     train_data,
@@ -115,8 +73,15 @@ def reshape(
     verbose: int = 0,
     seed: int | None = 0,
     num_classes: int | None = None,
+    *,
+    pretrain: Callable,
+    measures: Mapping[Budget, Measure] | None = None,
 ) -> DWRResult:
     """The whole method: naive reshaping, pre-training, width search, budget matching.
+
+    ``pretrain(spec, train_data, epochs, batch_size, learning_rate, verbose=, seed=,
+    num_classes=)`` returns ``(trained Keras model, history)``; ``measures`` maps the
+    named ``budget`` to its measure (see ``budget.match_budget``).
 
     ``train_data``: a ``(images, labels)`` tuple of arrays or a batched
     ``tf.data.Dataset`` of (images, labels) with ``num_classes`` classes (default: the
@@ -127,13 +92,14 @@ def reshape(
     """
     eps = search_defaults(original.input_size).eps if eps is None else eps
     check_search_settings(eps, min_samples, metric)  # before pre-training, not after
+    budget_function(budget, measures)  # a budget it cannot measure, too
     naive_spec = naive(original, s, divisor)
     model, history = pretrain(
         naive_spec, train_data, pretrain_epochs, batch_size, learning_rate, verbose=verbose, seed=seed,
         num_classes=num_classes,
     )
     searched, stages = width_search(model, naive_spec, calibration_data, eps, min_samples, metric)
-    final = match_budget(searched, original, by=budget, tolerance=tolerance, divisor=divisor)
+    final = match_budget(searched, original, by=budget, tolerance=tolerance, divisor=divisor, measures=measures)
     calibration_images = len(calibration_data) if isinstance(calibration_data, np.ndarray) else None
     settings = {
         "s": s,

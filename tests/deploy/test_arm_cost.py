@@ -248,7 +248,7 @@ def test_a_model_that_does_not_convert_has_no_arm_budget_and_says_why(monkeypatc
     def refuse(model):
         raise RuntimeError("converter said no")
 
-    from dwr_larq.dwr.budget import measure_arm
+    from dwr_larq.reshaping import measure_arm
 
     measure_arm.cache_clear()  # estimates are kept per spec
     monkeypatch.setattr(convert, "to_flatbuffer", refuse)
@@ -331,13 +331,13 @@ def test_the_readme_arm_table_shows_the_chosen_columns(tmp_path):
 
 
 def test_match_budget_by_arm_lands_within_tolerance_of_the_estimate():
-    from dwr_larq import dwr
-    from dwr_larq.dwr.budget import measure_arm
+    from dwr_larq import reshaping
+    from dwr_larq.reshaping import measure_arm
     from dwr_larq.models.spec import BackboneSpec, StemSpec
 
     reference = BackboneSpec(block="bireal", depths=[1, 1], widths=[32, 64], strides=[1, 2], stem=StemSpec(width=32), input_size=16)
     wider = reference.replace(widths=(32, 96))
     assert measure_arm(wider) / measure_arm(reference) > 1.1
-    matched = dwr.match_budget(wider, reference, by="arm", tolerance=0.08, divisor=32)
+    matched = reshaping.match_budget(wider, reference, by="arm", tolerance=0.08, divisor=32)
     assert all(w % 32 == 0 for w in matched.widths)
     assert abs(measure_arm(matched) / measure_arm(reference) - 1) <= 0.08

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dwr_larq.deploy import benchmark, flatbuffer, timer
-from dwr_larq.dwr import budget
+from dwr_larq import reshaping
 from dwr_larq.models.spec import BackboneSpec
 from dwr_larq.training import evaluate
 
@@ -51,7 +51,7 @@ def _benchmark_latency(tiny_tflite):
 
 CALLERS = {
     "benchmark": _benchmark_latency,
-    "budget": lambda tflite: budget.measure_latency(_tiny_spec(), runs=3),
+    "budget": lambda tflite: reshaping.measure_latency(_tiny_spec(), runs=3),
     "evaluate": lambda tflite: evaluate.tflite_latency(tflite.read_bytes(), runs=3, warmup=1)["latency_ms"],
 }
 
@@ -69,7 +69,7 @@ def test_every_latency_is_the_local_timers(caller, tiny_tflite, monkeypatch):
 
 def test_the_budget_times_with_the_timer_it_is_given():
     recorder = RecordingTimer()
-    assert budget.measure_latency(_tiny_spec(), runs=4, threads=2, timer=recorder) == 5.5
+    assert reshaping.measure_latency(_tiny_spec(), runs=4, threads=2, timer=recorder) == 5.5
     assert [(c["runs"], c["threads"], c["warmup"]) for c in recorder.calls] == [(4, 2, 2)]
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from dwr_larq import build, zoo
 from dwr_larq.models import costs
-from dwr_larq import dwr
+from dwr_larq import dwr, reshaping
 from dwr_larq.cli.main import main
 from dwr_larq.models.spec import BackboneSpec, StemSpec
 
@@ -155,7 +155,7 @@ def test_a_model_that_does_not_match_its_spec(other, message):
 def test_match_budget_lands_within_tolerance_and_keeps_proportions(by):
     reference = zoo.get_card("ResNet18CIFAR").spec
     searched = reference.replace(depths=(1, 1, 1, 1), widths=(40, 150, 200, 300))
-    matched = dwr.match_budget(searched, reference, by=by, tolerance=0.03)
+    matched = reshaping.match_budget(searched, reference, by=by, tolerance=0.03)
     ratio = getattr(costs.measure_spec(matched), by) / getattr(costs.measure_spec(reference), by)
     assert abs(ratio - 1) <= 0.03
     factors = np.array(matched.widths) / np.array(searched.widths)
@@ -172,10 +172,10 @@ def test_match_budget_says_by_how_much_rounding_makes_it_miss():
     from dwr_larq.dwr.budget import BudgetMiss
 
     with pytest.raises(BudgetMiss, match=r"multiples of 64 cannot reach ±1% .* widths \[64, 64\], is \+\d+\.\d% from it") as miss:
-        dwr.match_budget(TINY.replace(widths=(5, 7)), TINY, divisor=64, tolerance=0.01)
+        reshaping.match_budget(TINY.replace(widths=(5, 7)), TINY, divisor=64, tolerance=0.01)
     assert miss.value.closest.widths == (64, 64) and miss.value.error > 0.01
     with pytest.warns(UserWarning, match=r"is \+\d+\.\d% from it"):
-        assert dwr.match_budget(TINY.replace(widths=(5, 7)), TINY, divisor=64, tolerance=0.01, on_miss="warn").widths == (64, 64)
+        assert reshaping.match_budget(TINY.replace(widths=(5, 7)), TINY, divisor=64, tolerance=0.01, on_miss="warn").widths == (64, 64)
 
 
 def test_match_budget_steps_single_stages_when_one_factor_jumps_over_the_target():
@@ -195,8 +195,21 @@ def test_match_budget_steps_single_stages_when_one_factor_jumps_over_the_target(
 
 
 def test_match_budget_rejects_an_unknown_budget():
-    with pytest.raises(ValueError, match="budget 'by'"):
+    with pytest.raises(ValueError, match="budget 'by'.* must be one of binary_macs, ops, latency, arm, got 'flops'"):
         dwr.match_budget(TINY, TINY, by="flops")
+
+
+def test_the_method_measures_a_named_budget_only_with_a_measure_it_is_given():
+    with pytest.raises(ValueError, match="no measure for budget 'arm': pass measures"):
+        dwr.match_budget(TINY, TINY, by="arm")
+    calls = []
+    measures = {dwr.Budget.ARM: lambda spec, input_size: calls.append(input_size) or sum(spec.widths)}
+    matched = dwr.match_budget(TINY.replace(widths=(4, 8)), TINY, by="arm", measures=measures, tolerance=0.02, input_size=24)
+    assert abs(sum(matched.widths) / sum(TINY.widths) - 1) <= 0.02 and set(calls) == {24}
+
+
+def test_every_named_budget_has_the_projects_measure():
+    assert set(reshaping.MEASURES) == set(dwr.Budget)
 
 
 def test_reshape_command_writes_a_loadable_card_with_provenance(tmp_path):
