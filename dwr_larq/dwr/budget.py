@@ -6,7 +6,6 @@ spec; ``dwr_larq.reshaping.MEASURES`` wires the named budgets to the project's o
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from enum import StrEnum

@@ -18,16 +18,14 @@ run resumes, ``dwr-larq evaluate`` reads it.
 from __future__ import annotations
 
 import os
-import time
 
 import tensorflow as tf
 
 from dwr_larq import zoo
 from dwr_larq.checks import positive_int, positive_number
 from dwr_larq.models import builder
-from dwr_larq.training import clones, data, evaluate, precision, runs
-from dwr_larq.training import strategy as _strategy
-from dwr_larq.training.loop import ACCURACY, Phase, accuracy_metric, fit_phases
+from dwr_larq.training import clones, data, lifecycle
+from dwr_larq.training.loop import Phase, accuracy_metric
 
 STEPS = ("head", "finetune")
 
@@ -87,11 +85,8 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
         strategy, mixed_precision, jit_compile, steps_per_execution: as for ``train``.
     Returns the run's summary (also written to ``out/summary.json``).
     """
-    from dwr_larq.training.train import check_compile_options
-
-    compile_options = check_compile_options(jit_compile, steps_per_execution)
-    distribution = _strategy.resolve(strategy)
-    policy = precision.policy_name(mixed_precision, distribution.device)
+    devices_ = lifecycle.devices(strategy, mixed_precision, jit_compile, steps_per_execution)
+    distribution, compile_options = devices_.distribution, devices_.compile_options
     card = zoo.get_card(model)
     if weights is None:
         raise ValueError("fine-tuning needs pretrained weights (a tag or a file); to train from scratch use `dwr-larq train`")
@@ -111,80 +106,42 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
     source = data.source(dataset, data_dir, image_size=size)
     if num_classes is not None and num_classes != source.num_classes:
         raise ValueError(f"--num-classes is {num_classes} but dataset {dataset!r} has {source.num_classes} classes")
-    return _finetune(card, weights, source, size, channels, batch_size, epochs, fine_tune_epochs, learning_rate,
-                     fine_tune_learning_rate, dataset, data_dir, seed, out, verbose, distribution, policy,
-                     compile_options)
+    config = {
+        "task": "finetune",
+        "model": card.name,
+        "spec": card.spec.to_dict(),
+        "weights": _weights_label(weights),
+        "dataset": dataset,
+        "data_dir": os.path.abspath(data_dir) if data_dir else None,
+        "num_classes": source.num_classes,
+        "epochs": epochs,
+        "fine_tune_epochs": fine_tune_epochs,
+        "batch_size": batch_size,
+        "input_size": size,
+        "channels": channels,
+        "learning_rate": learning_rate,
+        "fine_tune_learning_rate": fine_tune_learning_rate,
+        "seed": seed,
+    }
+    if devices_.policy is not None:
+        config["mixed_precision"] = devices_.policy
 
-
-def _finetune(card, weights, source, size, channels, batch_size, epochs, fine_tune_epochs, learning_rate,
-              fine_tune_learning_rate, dataset, data_dir, seed, out, verbose, distribution, policy, compile_options):
-    """The fine-tuning itself, models and fit under the strategy and the dtype policy."""
-    with precision.global_policy(policy), distribution.strategy.scope():
+    def prepare() -> lifecycle.Job:
         network, backbone = build_model(card, weights, source.num_classes, size, channels)
         if distribution.replicas > 1:
             network = clones.synchronize_batch_norms(network)
             backbone = tf.keras.Model(network.input, network.get_layer(backbone.layers[-1].name).output)
-        config = {
-            "task": "finetune",
-            "model": card.name,
-            "spec": card.spec.to_dict(),
-            "weights": _weights_label(weights),
-            "dataset": dataset,
-            "data_dir": os.path.abspath(data_dir) if data_dir else None,
-            "num_classes": source.num_classes,
-            "epochs": epochs,
-            "fine_tune_epochs": fine_tune_epochs,
-            "batch_size": batch_size,
-            "input_size": size,
-            "channels": channels,
-            "learning_rate": learning_rate,
-            "fine_tune_learning_rate": fine_tune_learning_rate,
-            "seed": seed,
-        }
-        if policy is not None:
-            config["mixed_precision"] = policy
-        run = runs.RunDir(out, writer=distribution.is_chief)
-        run.start(config)
-        if run.complete:
-            return run.summary()
-
-        start = time.perf_counter()
-        tf.keras.utils.set_random_seed(seed)
-        pipe = dict(batch_size=batch_size, image_size=size, channels=channels,
-                    shard=(distribution.cluster.workers, distribution.cluster.index))
-        train_data = data.pipeline(source, "train", seed=seed, **pipe)
-        test_data = data.pipeline(source, "test", **pipe)
-        steps = fit_phases(
-            [
-                _phase(STEPS[0], epochs, network, backbone, trainable=False, learning_rate=learning_rate,
-                       compile_options=compile_options),
-                _phase(STEPS[1], fine_tune_epochs, network, backbone, trainable=True, learning_rate=fine_tune_learning_rate,
-                       compile_options=compile_options),
-            ],
-            train_data, test_data, run, verbose,
+        phases = [
+            _phase(STEPS[0], epochs, network, backbone, trainable=False, learning_rate=learning_rate,
+                   compile_options=compile_options),
+            _phase(STEPS[1], fine_tune_epochs, network, backbone, trainable=True,
+                   learning_rate=fine_tune_learning_rate, compile_options=compile_options),
+        ]
+        return lifecycle.Job(
+            name=card.name, model=network, phases=phases, config=config, source=source, batch_size=batch_size,
+            image_size=size, channels=channels, planned_epochs=epochs + fine_tune_epochs,
+            identity={"task": "finetune", "model": card.name, "weights": config["weights"], "dataset": dataset,
+                      "num_classes": source.num_classes},
         )
 
-    final = run.save_model(network)
-    if not run.writer:
-        return {"model": card.name, "worker": distribution.cluster.index, "chief": False, "run": str(out)}
-    result = evaluate.keras_accuracy(final, data.pipeline(source, "test", batch_size=batch_size, image_size=size,
-                                                          channels=channels))
-    history = run.history()
-    summary = {
-        "task": "finetune",
-        "model": card.name,
-        "weights": config["weights"],
-        "dataset": dataset,
-        "num_classes": source.num_classes,
-        "epochs": len(history),
-        "planned_epochs": epochs + fine_tune_epochs,
-        ACCURACY: result[ACCURACY],
-        "test_images": result["images"],
-        "train_images": train_data.num_examples,
-        **runs.epoch_figures(history),
-        "process_seconds": round(time.perf_counter() - start, 2),
-        "steps": steps,
-        "model_file": runs.MODEL,
-    }
-    run.finish(summary)
-    return summary
+    return lifecycle.run(out, devices_, prepare, seed=seed, verbose=verbose)

@@ -19,16 +19,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import time
 from dataclasses import dataclass
 
 import tensorflow as tf
 
 from dwr_larq import zoo
-from dwr_larq.checks import positive_int
-from dwr_larq.training import clones, data, distill, evaluate, precision, recipes, runs
+from dwr_larq.training import clones, data, distill, lifecycle, precision, recipes
 from dwr_larq.training import strategy as _strategy
-from dwr_larq.training.loop import ACCURACY, Phase, accuracy_metric, fit_phases
+from dwr_larq.training.loop import ACCURACY, Phase, accuracy_metric
 from dwr_larq.zoo.cards import ModelCard
 
 
@@ -163,17 +161,6 @@ def phases(plan: Plan, **compile_options) -> list:
     return [phase(step, count) for step, count in zip(plan.recipe.steps, plan.step_epochs)]
 
 
-def check_compile_options(jit_compile: bool = False, steps_per_execution: int = 1) -> dict:
-    """Keras ``compile`` options, checked; empty at their defaults."""
-    steps_per_execution = positive_int(steps_per_execution, "steps per execution")
-    options = {}
-    if jit_compile:
-        options["jit_compile"] = True
-    if steps_per_execution > 1:
-        options["steps_per_execution"] = steps_per_execution
-    return options
-
-
 def describe(model: str, *, dataset: str, epochs: int | None = None, batch_size: int | None = None,
              recipe: str = "reactnet", teacher=None, data_dir=None, input_size: int | None = None,
              learning_rate: float | None = None, strategy: str = "auto", mixed_precision=None,
@@ -182,7 +169,7 @@ def describe(model: str, *, dataset: str, epochs: int | None = None, batch_size:
     what ``--dry-run`` prints, so a GPU-days job can be checked before it starts."""
     chosen = settings(recipe, epochs, batch_size, learning_rate)
     card = zoo.get_card(model)
-    compile_options = check_compile_options(jit_compile, steps_per_execution)
+    compile_options = lifecycle.check_compile_options(jit_compile, steps_per_execution)
     distribution = _strategy.resolve(strategy)
     per_replica = distribution.per_replica_batch(chosen.batch_size)
     try:
@@ -249,59 +236,35 @@ def train(model: str, *, dataset: str, epochs: int | None = None, batch_size: in
         mixed_precision: None, ``"auto"`` or a mixed policy name (``training.precision``).
         jit_compile, steps_per_execution: passed to Keras ``compile``.
     """
-    compile_options = check_compile_options(jit_compile, steps_per_execution)
-    distribution = _strategy.resolve(strategy)
-    policy = precision.policy_name(mixed_precision, distribution.device)
+    devices_ = lifecycle.devices(strategy, mixed_precision, jit_compile, steps_per_execution)
+    distribution, policy, compile_options = devices_.distribution, devices_.policy, devices_.compile_options
     arguments = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, recipe=recipe, teacher=teacher,
                      data_dir=data_dir, input_size=input_size, learning_rate=learning_rate, seed=seed, channels=channels)
     distribution.per_replica_batch(settings(recipe, epochs, batch_size, learning_rate).batch_size)
-    with precision.global_policy(policy), distribution.strategy.scope():
+
+    def prepare() -> lifecycle.Job:
         tf.keras.utils.set_random_seed(seed)  # the same initial weights on every worker and every strategy
         plan_ = plan(model, mixed_precision=policy, **arguments)
         if distribution.replicas > 1:
             plan_.student = clones.synchronize_batch_norms(plan_.student)
-        run = runs.RunDir(out, writer=distribution.is_chief)
-        run.start(plan_.config)
-        if run.complete:
-            return run.summary()
+        return lifecycle.Job(
+            name=plan_.card.name, model=plan_.student, phases=phases(plan_, **compile_options), config=plan_.config,
+            source=plan_.source, batch_size=plan_.batch_size, image_size=plan_.image_size, channels=plan_.channels,
+            planned_epochs=plan_.config["epochs"], augmentation=_policy(plan_),
+            identity={"model": plan_.card.name, "dataset": dataset, "recipe": plan_.recipe.name},
+            from_history=lambda history: _best_epoch(history, plan_.step_epochs),
+            closing=({"distribution": {**distribution.describe(), "mixed_precision": policy, **compile_options}}
+                     if distribution.name != "one" or policy or compile_options else {}),
+        )
 
-        start = time.perf_counter()
-        tf.keras.utils.set_random_seed(seed)
-        pipe = dict(batch_size=plan_.batch_size, image_size=plan_.image_size, channels=plan_.channels,
-                    shard=(distribution.cluster.workers, distribution.cluster.index), policy=_policy(plan_))
-        train_data = data.pipeline(plan_.source, "train", seed=seed, **pipe)
-        test_data = data.pipeline(plan_.source, "test", **pipe)
-        steps = fit_phases(phases(plan_, **compile_options), train_data, test_data, run, verbose)
+    return lifecycle.run(out, devices_, prepare, seed=seed, verbose=verbose)
 
-    final = run.save_model(plan_.student)  # float32, single-device: every worker reads the weights
-    if not run.writer:
-        return {"model": plan_.card.name, "worker": distribution.cluster.index, "chief": False, "run": str(out)}
-    test_data = data.pipeline(plan_.source, "test", batch_size=plan_.batch_size, image_size=plan_.image_size,
-                              channels=plan_.channels)
-    result = evaluate.keras_accuracy(final, test_data)
-    history = run.history()
-    final_rows = [row for row in history if row["epoch"] >= sum(plan_.step_epochs[:-1])]
+
+def _best_epoch(history: list, step_epochs: list) -> dict:
+    """The final step's best validation accuracy and its epoch (1-based)."""
+    final_rows = [row for row in history if row["epoch"] >= sum(step_epochs[:-1])]
     best = max(final_rows, key=lambda row: row.get(f"val_{ACCURACY}", -1.0), default={})
-    summary = {
-        "model": plan_.card.name,
-        "dataset": dataset,
-        "recipe": plan_.recipe.name,
-        "epochs": len(history),
-        "planned_epochs": plan_.config["epochs"],
-        ACCURACY: result[ACCURACY],
-        "test_images": result["images"],
-        "train_images": train_data.num_examples,
-        "best_val_accuracy": best.get(f"val_{ACCURACY}"),
-        "best_epoch": int(best["epoch"]) + 1 if best else None,
-        **runs.epoch_figures(history),
-        "process_seconds": round(time.perf_counter() - start, 2),
-        "steps": steps,
-        "model_file": runs.MODEL,
-    }
-    if distribution.name != "one" or policy or compile_options:
-        summary["distribution"] = {**distribution.describe(), "mixed_precision": policy, **compile_options}
-    run.finish(summary)
-    return summary
+    return {"best_val_accuracy": best.get(f"val_{ACCURACY}"), "best_epoch": int(best["epoch"]) + 1 if best else None}
 
 
 def _policy(plan_: Plan):
