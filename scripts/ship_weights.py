@@ -32,17 +32,15 @@ def measure(card_path: Path, tag: str, dataset: str) -> dict:
     import tensorflow as tf
 
     from dwr_larq import zoo
-    from dwr_larq.deploy import convert
-    from dwr_larq.training import data, evaluate
+    from dwr_larq.deploy.accuracy import keras_and_lce_accuracy
+    from dwr_larq.training import data
 
     tf.keras.backend.clear_session()
     model = zoo.get_model(str(card_path), weights=tag)  # the card as now written, not as imported
     # The images take the model's input size and channels, as in training.
     test = data.pipeline(data.source(dataset), "test", batch_size=500, image_size=model.input_shape[1],
                          channels=model.input_shape[-1])
-    keras = evaluate.keras_accuracy(model, test)
-    lite = evaluate.tflite_accuracy(convert.to_flatbuffer(model), test)
-    return {"test_images": keras["images"], "accuracy_keras": keras["accuracy"], "accuracy_tflite": lite["accuracy"]}
+    return keras_and_lce_accuracy(model, test)
 
 
 def main(argv=None):

@@ -50,9 +50,10 @@ def model_row(name: str, out: Path, source, log=print) -> dict:
     is Fashion-MNIST, or None when the data is not available."""
     from dwr_larq import zoo
     from dwr_larq.deploy import arm_cost, convert
+    from dwr_larq.deploy.accuracy import keras_and_lce_accuracy
     from dwr_larq.deploy.timer import LocalTimer
     from dwr_larq.models import costs
-    from dwr_larq.training import data, evaluate
+    from dwr_larq.training import data
 
     model = zoo.get_model(name, weights=TAG)
     label = model.name
@@ -62,19 +63,18 @@ def model_row(name: str, out: Path, source, log=print) -> dict:
         convert.convert(model, tflite)
     flatbuffer = tflite.read_bytes()
     figures = costs.measure(model)
-    keras = lite = test = None
+    accuracy = {"accuracy_keras": None, "accuracy_tflite": None, "test_images": 0}
     if source is not None:  # at the size and channels the weights were trained with
         test = data.pipeline(source, "test", batch_size=256, image_size=model.input_shape[1],
                              channels=model.input_shape[-1])
         log(f"[{label}] evaluating on {test.num_examples} test images in Keras and in LCE's interpreter")
-        keras = evaluate.keras_accuracy(model, test)[evaluate.ACCURACY]
-        lite = evaluate.tflite_accuracy(flatbuffer, test)[evaluate.ACCURACY]
+        accuracy = keras_and_lce_accuracy(model, test, flatbuffer)
     latency = LocalTimer().measure(tflite, threads=1, runs=LATENCY_RUNS, warmup=5)
     return {
         "model": label,
-        "keras_accuracy": keras,
-        "tflite_accuracy": lite,
-        "test_images": test.num_examples if test is not None else 0,
+        "keras_accuracy": accuracy["accuracy_keras"],
+        "tflite_accuracy": accuracy["accuracy_tflite"],
+        "test_images": accuracy["test_images"],
         "binary_macs": figures.binary_macs,
         "activations": figures.activations,
         "size_bytes": figures.size_bytes,

@@ -1,8 +1,8 @@
-"""Accuracy of a trained model, in Keras or as an LCE flatbuffer, on a held-out split.
+"""Accuracy of a trained model (a run folder, a Keras file or an LCE flatbuffer) on a
+dataset's held-out split.
 
-The flatbuffer runs in LCE's interpreter (reference kernels on x86, optimized ones
-on ARM), one image at a time, on the same preprocessed images as Keras, so the two
-accuracies are directly comparable. A ``.tflite`` is read with
+The accuracy itself, in Keras or in LCE's interpreter, is ``dwr_larq.deploy.accuracy``'s;
+this module finds the model, its input size and the data. A ``.tflite`` is read with
 ``dwr_larq.deploy.flatbuffer.read_flatbuffer``, so a corrupt or truncated file is a
 ``ValueError`` naming it, never a crash of the interpreter.
 """
@@ -12,41 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
-from dwr_larq.training import data
-from dwr_larq.deploy.convert import interpreter
+from dwr_larq.deploy.accuracy import image_model_shapes, keras_accuracy, tflite_accuracy
 from dwr_larq.deploy.flatbuffer import read_flatbuffer
 from dwr_larq.deploy.timer import time_flatbuffer
-
-ACCURACY = "accuracy"
-
-
-def keras_accuracy(model, pipeline: data.Pipeline) -> dict:
-    """Top-1 accuracy of a Keras model (its softmax or logits) on a pipeline."""
-    correct = 0
-    for images, labels in pipeline.dataset:
-        predictions = model(images, training=False)
-        correct += int(np.sum(np.argmax(predictions, -1) == labels.numpy()))
-    return {ACCURACY: correct / pipeline.num_examples, "images": pipeline.num_examples}
-
-
-def tflite_input_size(flatbuffer: bytes) -> int:
-    shape = interpreter(flatbuffer).input_shapes[0]
-    if len(shape) != 4 or shape[1] != shape[2]:
-        raise ValueError(f"flatbuffer input shape {shape} is not a square NHWC image")
-    return int(shape[1])
-
-
-def tflite_accuracy(flatbuffer: bytes, pipeline: data.Pipeline, num_threads: int | None = None) -> dict:
-    """Top-1 accuracy of a flatbuffer through LCE's interpreter, on every core unless told
-    (the predictions do not depend on the thread count; latency is ``tflite_latency``'s)."""
-    runner = interpreter(flatbuffer, num_threads=num_threads or os.cpu_count() or 1)
-    correct = 0
-    for images, labels in pipeline.dataset:
-        predictions = runner.predict(images.numpy().astype(np.float32))
-        correct += int(np.sum(np.argmax(predictions, -1) == labels.numpy()))
-    return {ACCURACY: correct / pipeline.num_examples, "images": pipeline.num_examples}
+from dwr_larq.training import data
 
 
 def tflite_latency(flatbuffer: bytes, runs: int = 50, warmup: int = 5, num_threads: int = 1) -> dict:
@@ -87,15 +56,13 @@ def evaluate(target, dataset: str, *, batch_size: int = 64, data_dir=None) -> di
     is_tflite = str(target).endswith(".tflite")
     if is_tflite:
         flatbuffer = read_flatbuffer(target)
-        size = tflite_input_size(flatbuffer)
-        channels = int(interpreter(flatbuffer).input_shapes[0][-1])
+        size, channels, classes = image_model_shapes(flatbuffer)
     else:
         model = load_keras(target)
-        size, channels = model.input_shape[1], model.input_shape[-1]
+        size, channels, classes = model.input_shape[1], model.input_shape[-1], model.output_shape[-1]
     source = data.source(dataset, data_dir, image_size=size)
     # The images take the model's channels (a grey model reads colour data as grey).
     test = data.pipeline(source, "test", batch_size=batch_size, image_size=size, channels=channels)
-    classes = interpreter(flatbuffer).output_shapes[0][-1] if is_tflite else model.output_shape[-1]
     if classes != source.num_classes:
         raise ValueError(f"{str(target)!r} predicts {classes} classes but dataset {dataset!r} has {source.num_classes}")
     result = tflite_accuracy(flatbuffer, test) if is_tflite else keras_accuracy(model, test)

@@ -16,7 +16,8 @@ from typing import Callable
 import tensorflow as tf
 
 from dwr_larq.checks import positive_int
-from dwr_larq.training import data, evaluate, precision, runs
+from dwr_larq.deploy.accuracy import keras_accuracy
+from dwr_larq.training import data, precision, runs
 from dwr_larq.training import strategy as _strategy
 from dwr_larq.training.loop import ACCURACY, fit_phases
 
@@ -95,7 +96,7 @@ def run(out, devices_: Devices, prepare: Callable[[], Job], *, seed: int, verbos
         return {"model": job.name, "worker": distribution.cluster.index, "chief": False, "run": str(out)}
     test_data = data.pipeline(job.source, "test", batch_size=job.batch_size, image_size=job.image_size,
                               channels=job.channels)
-    result = evaluate.keras_accuracy(final, test_data)
+    result = keras_accuracy(final, test_data)
     history = folder.history()
     summary = {
         **job.identity,

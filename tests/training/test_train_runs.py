@@ -27,9 +27,10 @@ def test_train_writes_a_complete_run_and_a_rerun_trains_nothing(tmp_path, card):
     assert json.loads((out / "summary.json").read_text()) == summary
     assert [int(row["epoch"]) for row in runs.read_history(out / "history.csv")] == [0, 1]
     model = tf.keras.models.load_model(str(out / "model.keras"))
-    from dwr_larq.training import data, evaluate
+    from dwr_larq.deploy.accuracy import keras_accuracy
+    from dwr_larq.training import data
 
-    assert evaluate.keras_accuracy(model, data.load("digits", "test", batch_size=128, image_size=16))["accuracy"] == pytest.approx(
+    assert keras_accuracy(model, data.load("digits", "test", batch_size=128, image_size=16))["accuracy"] == pytest.approx(
         summary["accuracy"]
     )
     mtime = (out / "model.keras").stat().st_mtime
