@@ -41,7 +41,7 @@ from dwr_larq.dwr.budget import naive
 from dwr_larq.models.costs import measure_spec
 from dwr_larq.reshaping import match_budget
 from dwr_larq.models.spec import BackboneSpec
-from dwr_larq.zoo.cards import ModelCard
+from dwr_larq.zoo.cards import ModelCard, SourceKind
 
 ORIGINAL, PAPER_DWR = "ResNet20", "ResNet20DWR"
 LADDER = (1, 2, 3)  # the depth divisors s of the ladder
@@ -76,7 +76,7 @@ def ladder(original: BackboneSpec) -> list:
 def write_card(variant: Variant, folder: Path) -> Path:
     """The variant as a zoo card file, which ``train`` takes in place of a zoo name."""
     card = ModelCard(f"ResNet20-{variant.name}", zoo.get_card(ORIGINAL).dataset, f"DWR study variant {variant.name}", variant.spec,
-                     {"kind": "study", "variant": variant.name, "s": variant.s}, {}, {})
+                     {"kind": SourceKind.STUDY, "variant": variant.name, "s": variant.s}, {}, {})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{variant.name}.json"
     text = json.dumps(card.to_dict(), indent=2) + "\n"

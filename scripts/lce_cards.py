@@ -39,6 +39,8 @@ from pathlib import Path
 
 import click
 
+from dwr_larq.zoo.cards import SourceKind
+
 REPO = Path(__file__).resolve().parent.parent
 ZOO = REPO / "zoo"
 DIVISORS = (32, 16, 8)
@@ -251,7 +253,7 @@ def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click
                "arm_instructions": round(best.instructions), "arm_vs_source": round(best.instructions / base.instructions, 4)}
     met = figures["arm_vs_source"] <= ARM_BOUND and abs(figures["binary_macs_vs_source"] - 1) <= TOLERANCE
     source = {
-        "kind": "dwr-lce",
+        "kind": SourceKind.DWR_LCE,
         "reshaped_from": original.name,
         "depths_from": dwr_name,
         "reference": "Xue et al., AAAI 2023 (naive reshaping and budget matching; no width search, which needs training)",
@@ -284,7 +286,7 @@ def figures_table() -> str:
              "|---|---|---|---|---|---|---|---|"]
     for name in zoo.list_models():
         card = zoo.get_card(name)
-        if card.source.get("kind") != "dwr-lce":
+        if card.source.get("kind") != SourceKind.DWR_LCE:
             continue
         f, spec = card.figures, card.spec
         shortcut = spec.shortcut if KINDS[spec.block].projects_shortcut else "-"

@@ -11,7 +11,7 @@ from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, quiet_tensorflow
 from dwr_larq import dwr, reshaping, zoo
 from dwr_larq.atomic import check_output_path, write_atomically
 from dwr_larq.dwr.budget import LCE_DIVISOR, Budget
-from dwr_larq.zoo.cards import ModelCard
+from dwr_larq.zoo.cards import ModelCard, SourceKind
 
 
 class EpsType(click.ParamType):
@@ -76,7 +76,7 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
     """A zoo card for a DWR result, with its provenance and measured figures."""
     figures = card_figures(result.final, result.original, arm=result.settings.get("budget") == Budget.ARM)
     provenance = {
-        "kind": "dwr",
+        "kind": SourceKind.DWR,
         "reshaped_from": source.name,
         "reference": "Xue et al., AAAI 2023: naive reshaping, pruning-guided width search, budget matching",
         "dataset": dataset,

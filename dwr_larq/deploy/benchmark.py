@@ -20,11 +20,13 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Iterator
 
 from dwr_larq import home
 from dwr_larq.atomic import write_atomically
+from dwr_larq.checks import member
 from dwr_larq.deploy import arm_cost
 from dwr_larq.deploy.flatbuffer import FlatbufferError, binary_conv_figures, read_flatbuffer, read_lce_flatbuffer
 from dwr_larq.deploy.timer import BenchmarkError, DeviceError, Latency, LocalTimer, Timer  # noqa: F401 (the CLI's names)
@@ -42,19 +44,35 @@ DEFAULT_INPUT_SIZE = 224  # larq-zoo's ImageNet models
 _BUILDER_FILES = ("blocks.py", "builder.py", "layers.py")
 
 
+class SourceKind(StrEnum):
+    """What a benchmark item is."""
+
+    ZOO = "zoo"  # a zoo model by name
+    CARD = "card"  # a card .json
+    LARQ_ZOO = "larq-zoo"  # a larq-zoo baseline (lqz:NAME)
+    TFLITE = "tflite"  # a flatbuffer the user gives
+
+    @property
+    def has_card(self) -> bool:
+        return self in (SourceKind.ZOO, SourceKind.CARD)
+
+
 @dataclass(frozen=True)
 class Source:
     """One benchmark item as resolved from the command line."""
 
     item: str
     name: str
-    kind: str  # "zoo", "card", "larq-zoo" or "tflite"
+    kind: SourceKind
     card: object = None
     path: Path | None = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "kind", member(SourceKind, self.kind, "benchmark item kind"))
+
     @property
     def is_keras(self) -> bool:
-        return self.kind != "tflite"
+        return self.kind != SourceKind.TFLITE
 
 
 def resolve(item: str) -> Source:
@@ -65,19 +83,19 @@ def resolve(item: str) -> Source:
         name = item[len(BASELINE_PREFIX) :]
         if name not in BASELINES:
             raise BenchmarkError(f"unknown larq-zoo baseline {item!r}; known: {', '.join(BASELINE_PREFIX + n for n in BASELINES)}")
-        return Source(item, item, "larq-zoo")
+        return Source(item, item, SourceKind.LARQ_ZOO)
     if item.endswith(".tflite"):
         path = Path(item)
         if not path.is_file():
             raise BenchmarkError(f"{item}: no such file")
-        return Source(item, path.stem, "tflite", path=path)
+        return Source(item, path.stem, SourceKind.TFLITE, path=path)
     if item.endswith(".json") and not Path(item).is_file():
         raise BenchmarkError(f"{item}: no such file")
     try:
         card = zoo.get_card(item)
     except ValueError as error:
         raise BenchmarkError(f"{error}; larq-zoo baselines: {', '.join(BASELINE_PREFIX + n for n in BASELINES)}; or a .tflite file") from None
-    return Source(item, card.name, "card" if item.endswith(".json") else "zoo", card=card)
+    return Source(item, card.name, SourceKind.CARD if item.endswith(".json") else SourceKind.ZOO, card=card)
 
 
 def resolve_all(items) -> list:
@@ -128,7 +146,7 @@ def cache_key(source: Source, input_size: int) -> str:
         "lce": _version("larq-compute-engine"),
         "tensorflow": _version("tensorflow"),
     }
-    if source.kind == "larq-zoo":
+    if source.kind == SourceKind.LARQ_ZOO:
         identity["larq-zoo"] = _version("larq-zoo")
     else:
         identity["spec"] = source.card.spec.to_dict()
@@ -138,13 +156,13 @@ def cache_key(source: Source, input_size: int) -> str:
 
 
 def default_input_size(source: Source) -> int:
-    return source.card.spec.input_size if source.kind in ("zoo", "card") else DEFAULT_INPUT_SIZE
+    return source.card.spec.input_size if source.kind.has_card else DEFAULT_INPUT_SIZE
 
 
 def build_keras(source: Source, input_size: int):
     """The Keras model of a zoo/card/larq-zoo item, random weights, ``input_size`` square input."""
     shape = (input_size, input_size, 3)
-    if source.kind == "larq-zoo":
+    if source.kind == SourceKind.LARQ_ZOO:
         name = source.name[len(BASELINE_PREFIX) :]
         model_fn = getattr(importlib.import_module(BASELINES[name]), name)
         return model_fn(weights=None, input_shape=shape)
@@ -202,7 +220,7 @@ def flatbuffer_figures(flatbuffer: bytes) -> dict:
 
 def prepare(source: Source, input_size: int | None, cache_dir) -> Prepared:
     """Convert (or find in the cache) a Keras item; read a ``.tflite`` item's figures."""
-    if source.kind == "tflite":
+    if source.kind == SourceKind.TFLITE:
         flatbuffer = read_lce_flatbuffer(source.path)
         figures = flatbuffer_figures(flatbuffer)
         side = figures["input_shape"][0] if figures["input_shape"] else None

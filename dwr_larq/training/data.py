@@ -18,13 +18,14 @@ import functools
 import math
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
-from dwr_larq.checks import positive_int
+from dwr_larq.checks import member, positive_int
 from dwr_larq.models.preprocessing import scale_pixels
 
 # The embedded dataset's fixed held-out split: 360 of the 1797 images, stratified.
@@ -140,21 +141,31 @@ def pad_random_crop(image, size: int, padding: int, seed=(0, 0)):
     return tf.image.stateless_random_crop(image, (size, size, tf.shape(image)[-1]), seed)
 
 
+class Crop(StrEnum):
+    """How a training image is cropped (and an evaluation image resized)."""
+
+    INCEPTION = "inception"  # random resized crops; evaluation: resize, centre crop
+    PAD_CROP = "pad_crop"  # CIFAR: pad by 1/8 of the side, random crop; evaluation: resize
+
+
 @dataclass(frozen=True)
 class Policy:
     """How images become model inputs: ``inception`` crops (ImageNet) or ``pad_crop``
     (CIFAR: pad by 1/8 of the side, random crop), with or without horizontal flips."""
 
-    kind: str
+    kind: Crop
     flip: bool = True
     lighting: float = 0.0  # PCA lighting noise std (Inception crops of RGB images only)
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", member(Crop, self.kind, "augmentation policy kind"))
 
     def train_transform(self, size: int) -> Callable:
         """``transform(image, seed)``: the random augmentation of one example."""
 
         def transform(image, seed):
             crop, lighting, flip = _seeds(seed, 3)
-            if self.kind == "inception":
+            if self.kind == Crop.INCEPTION:
                 image = random_resized_crop(image, size, seed=crop)
                 if self.lighting and image.shape[-1] == 3:
                     image = pca_lighting(image, self.lighting, lighting)
@@ -166,13 +177,13 @@ class Policy:
 
     def eval_transform(self, size: int) -> Callable:
         """``transform(image, seed)`` with the seed unused: no randomness at evaluation."""
-        if self.kind == "inception":
+        if self.kind == Crop.INCEPTION:
             return lambda image, seed: resize_centre_crop(image, size)
         return lambda image, seed: tf.image.resize(image, (size, size), method="bilinear")
 
 
-INCEPTION = Policy("inception")
-PAD_CROP = Policy("pad_crop")
+INCEPTION = Policy(Crop.INCEPTION)
+PAD_CROP = Policy(Crop.PAD_CROP)
 
 
 def policy_for_size(image_size: int) -> Policy:
@@ -211,7 +222,7 @@ def digits_source() -> Source:
 
     sizes = {split: len(_digits_pixels(32)[split][1]) for split in ("train", "test")}
     # Flipped digits are other shapes (a mirrored 2 is not a 2): no flips.
-    return Source("digits", DIGITS_CLASSES, sizes, 32, Policy("pad_crop", flip=False), images, {"train": False, "test": False})
+    return Source("digits", DIGITS_CLASSES, sizes, 32, Policy(Crop.PAD_CROP, flip=False), images, {"train": False, "test": False})
 
 
 def array_source(images, labels=None, *, policy: Policy = PAD_CROP, num_classes: int = 1) -> Source:
@@ -307,7 +318,7 @@ def folder_source(path, image_size: int | None = None) -> Source:
 
         def decode(file, label):
             image = tf.io.decode_image(tf.io.read_file(file), channels=3, expand_animations=False)
-            if policy.kind == "pad_crop":  # resized once, kept as uint8 so the cache stays small
+            if policy.kind == Crop.PAD_CROP:  # resized once, kept as uint8 so the cache stays small
                 image = tf.image.resize(image, (size, size), method="bilinear")
                 image = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
             return image, label
@@ -317,7 +328,7 @@ def folder_source(path, image_size: int | None = None) -> Source:
 
     examples = {split: len(pairs) for split, pairs in labelled.items()}
     cacheable = {
-        split: policy.kind == "pad_crop" and n * native * native * 3 < CACHE_BYTES for split, n in examples.items()
+        split: policy.kind == Crop.PAD_CROP and n * native * native * 3 < CACHE_BYTES for split, n in examples.items()
     }
     return Source(f"folder:{path}", len(names), examples, native, policy, images, cacheable)
 
@@ -350,7 +361,7 @@ def keras_files_source(name: str, data_dir=None, download: bool = True) -> Sourc
         return tf.data.Dataset.from_tensor_slices(tuple(array[shard[1]::shard[0]] for array in arrays[split]))
 
     examples = {split: len(labels) for split, (_, labels) in arrays.items()}
-    return Source(name, spec.num_classes, examples, spec.image_size, Policy("pad_crop", flip=spec.flip), images,
+    return Source(name, spec.num_classes, examples, spec.image_size, Policy(Crop.PAD_CROP, flip=spec.flip), images,
                   {"train": False, "test": False}, channels=spec.channels)
 
 

@@ -70,7 +70,7 @@ def bench(dataset: str, *, cores: int, batch_size: int = 64, image_size: int = 2
     warmup = positive_int(warmup, "warm-up batches", 0)
     source = data.source(dataset, data_dir, image_size=image_size)
     policy = source.policy
-    if lighting and policy.kind == "inception":
+    if lighting and policy.kind == data.Crop.INCEPTION:
         policy = data.Policy(policy.kind, policy.flip, lighting)
     pipe = data.pipeline(source, "train", batch_size=batch_size, image_size=image_size, policy=policy)
     options = tf.data.Options()

@@ -25,12 +25,14 @@ import shutil
 import struct
 import tarfile
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from dwr_larq import download, home
 from dwr_larq.atomic import atomic_path
+from dwr_larq.checks import member
 
 # Keras' own download location for the MNIST family (tf.keras.datasets.{mnist,fashion_mnist}).
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -39,6 +41,15 @@ DEBIAN_ROOT = Path("/usr/share/datasets")
 
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
+
+
+class Reader(StrEnum):
+    """How a dataset's files are read (``read_split``)."""
+
+    IDX = "idx"  # gzipped IDX files (Fashion-MNIST)
+    NPZ = "npz"  # Keras' mnist.npz
+    CIFAR10 = "cifar10"  # pickled CIFAR batches, "labels"
+    CIFAR100 = "cifar100"  # pickled CIFAR batches, "fine_labels"
 
 
 @dataclass(frozen=True)
@@ -57,11 +68,14 @@ class KerasDataset:
     cache_subdir: str
     files: dict
     origin: str
-    reader: str  # "idx", "npz", "cifar10" or "cifar100"
+    reader: Reader
     flip: bool
     archive: str | None = None
     archive_sha256: str | None = None
     debian_dir: str | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "reader", member(Reader, self.reader, f"dataset {self.name!r}: reader"))
 
 
 # SHA-256 sums: Fashion-MNIST's as measured on the Debian package's files (the original
@@ -248,11 +262,11 @@ def _cifar_images(batch, path) -> np.ndarray:
 def read_split(name: str, split: str, folder: Path) -> tuple:
     """``(images uint8 [N, H, W, C], labels int32 [N])`` of one split from ``folder``."""
     dataset = DATASETS[name]
-    if dataset.reader == "idx":
+    if dataset.reader == Reader.IDX:
         prefix = "train" if split == "train" else "t10k"
         images = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", IDX_IMAGES_MAGIC)[..., None]
         labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", IDX_LABELS_MAGIC)
-    elif dataset.reader == "npz":
+    elif dataset.reader == Reader.NPZ:
         path = folder / "mnist.npz"
         try:
             with np.load(path, allow_pickle=False) as arrays:
@@ -260,7 +274,7 @@ def read_split(name: str, split: str, folder: Path) -> tuple:
         except Exception as error:  # noqa: BLE001
             raise _corrupt(path, f"not MNIST's npz ({type(error).__name__}: {error})") from None
     else:
-        label_key = "labels" if dataset.reader == "cifar10" else "fine_labels"
+        label_key = "labels" if dataset.reader == Reader.CIFAR10 else "fine_labels"
         names = [n for n in dataset.files if (n.startswith("data_batch") or n == "train") == (split == "train")]
         parts = [(_read_pickle(folder / n, ("data", label_key)), folder / n) for n in names]
         images = np.concatenate([_cifar_images(batch, path) for batch, path in parts])

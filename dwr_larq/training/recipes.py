@@ -27,8 +27,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
-from dwr_larq.checks import positive_int
+from dwr_larq.checks import member, positive_int
 
 # Variables that weight decay must not touch: BN, biases, RSign/RPReLU shifts, PReLU slopes.
 NO_DECAY = ("gamma", "beta", "bias", "shift", "alpha")
@@ -44,11 +45,18 @@ class Step:
     weight_decay: float = 0.0
 
 
+class Schedule(StrEnum):
+    """How the learning rate decays to zero over each step."""
+
+    COSINE = "cosine"
+    LINEAR = "linear"
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str
     learning_rate: float
-    schedule: str  # "cosine" or "linear" decay to zero over each step
+    schedule: Schedule
     label_smoothing: float
     steps: tuple
     # With a teacher: loss = distill_weight * KL(teacher || student) + (1 - distill_weight) * CE.
@@ -61,6 +69,9 @@ class Recipe:
     lighting: float = 0.0  # AlexNet-style PCA lighting noise (standard deviation), Inception crops only
     momentum: float | None = None  # SGD with this momentum; None: Adam
     source: str = ""  # where the numbers come from
+
+    def __post_init__(self):
+        object.__setattr__(self, "schedule", member(Schedule, self.schedule, f"recipe {self.name!r}: schedule"))
 
     def learning_rate_for(self, batch_size: int) -> float:
         """The peak learning rate at global batch ``batch_size`` (the linear scaling rule)."""
@@ -81,7 +92,7 @@ class Recipe:
         """The learning rate over ``steps`` optimizer updates."""
         import tensorflow as tf
 
-        if self.schedule == "cosine":
+        if self.schedule == Schedule.COSINE:
             return tf.keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=steps)
         return tf.keras.optimizers.schedules.PolynomialDecay(self.learning_rate, decay_steps=steps, end_learning_rate=0.0)
 

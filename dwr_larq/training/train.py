@@ -270,6 +270,6 @@ def _best_epoch(history: list, step_epochs: list) -> dict:
 def _policy(plan_: Plan):
     """The source's augmentation with the recipe's lighting added (Inception crops only)."""
     policy = plan_.source.policy
-    if plan_.recipe.lighting and policy.kind == "inception":
+    if plan_.recipe.lighting and policy.kind == data.Crop.INCEPTION:
         return dataclasses.replace(policy, lighting=plan_.recipe.lighting)
     return policy

@@ -35,9 +35,11 @@ import json
 import numbers
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
+from dwr_larq.checks import member
 from dwr_larq.models.spec import BackboneSpec
 
 CARDS_PACKAGE = "dwr_larq.zoo_cards"
@@ -66,6 +68,15 @@ TRAINED_FIELDS = {
     "accuracy_keras": float,    # top-1 on the test images, Keras model
     "accuracy_tflite": float,   # the same, LCE-converted .tflite
 }
+
+
+class SourceKind(StrEnum):
+    """Where a card's model came from (its ``source.kind``)."""
+
+    PAPER = "paper"  # a published configuration
+    DWR = "dwr"  # ``dwr-larq reshape``: DWR with the width search
+    DWR_LCE = "dwr-lce"  # scripts/lce_cards.py: reshaped and tuned to LCE's kernels
+    STUDY = "study"  # scripts/dwr_study.py's variants
 
 
 def _is_int(value, minimum: int) -> bool:
@@ -215,6 +226,9 @@ class ModelCard:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{origin}: unknown field(s) {unknown}")
+        source = data.get("source", {})
+        if isinstance(source, dict) and "kind" in source:
+            member(SourceKind, source["kind"], f"{origin}: source.kind")
         weights = data.get("weights", {})
         if not isinstance(weights, dict):
             raise ValueError(f"{origin}: field 'weights' must be an object of entries by tag, got {weights!r}")
