@@ -12,7 +12,8 @@ def requirements():
 
 setup(
     name="dwr-larq",
-    version="0.1.0",
+    version=next(line.split('"')[1] for line in (HERE / "dwr_larq" / "__init__.py").read_text().splitlines()
+                 if line.startswith("__version__ = ")),  # the one place the version is written
     description="Fast and accurate binary neural networks with Depth-Width Reshaping, on Larq",
     long_description=(HERE / "README.md").read_text(),
     long_description_content_type="text/markdown",

@@ -9,12 +9,21 @@ from typing import TypeVar
 E = TypeVar("E", bound=Enum)
 
 
-def positive_int(value, what: str, minimum: int = 1) -> int:
-    """``value`` as an int if it is an integer >= ``minimum`` (bools are not), else a
-    ``ValueError`` naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+def positive_int(value, what: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int if it is an integer >= ``minimum`` (and <= ``maximum`` when
+    given; bools are not integers here), else a ``ValueError`` naming ``what``."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
+            or (maximum is not None and value > maximum)):
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ValueError(f"{what} must be an integer {bounds}, got {value!r}")
     return int(value)
+
+
+def number_at_least(value, what: str, minimum: float) -> float:
+    """``value`` as a float if it is a real number >= ``minimum``, else a ``ValueError`` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
+        raise ValueError(f"{what} must be a number >= {minimum:g}, got {value!r}")
+    return float(value)
 
 
 def positive_number(value, what: str) -> float:

@@ -7,3 +7,21 @@ def format_count(value: float, spec: str = ".3g") -> str:
         if abs(value) >= scale:
             return f"{value / scale:{spec}}{unit}"
     return f"{value:g}"
+
+
+def text_table(header: list, rows: list) -> str:
+    """A terminal table: the first column left-aligned, the others right-aligned, a
+    dashed rule under the header."""
+    cells = [list(header), *[list(row) for row in rows]]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths)))
+             for line in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(header: list, rows: list) -> str:
+    """A Markdown table of already formatted cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)

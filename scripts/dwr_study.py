@@ -37,6 +37,8 @@ import numpy as np
 
 from dwr_larq import zoo
 from dwr_larq.atomic import write_atomically
+from dwr_larq.checks import positive_int
+from dwr_larq.formatting import markdown_table
 from dwr_larq.dwr.budget import naive
 from dwr_larq.models.costs import measure_spec
 from dwr_larq.reshaping import match_budget
@@ -181,21 +183,22 @@ def markdown(table: list, settings: dict, search_result: dict | None) -> str:
         f"batch {settings['batch_size']}, for every variant; seeds {settings['seeds']}. Top-1 on the whole test split, "
         "mean ± sample standard deviation over the seeds finished so far.",
         "",
-        "| variant | precision | s | depths | widths | binary MACs (vs original) | seeds | top-1 |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for r in table:
         spread = f" ± {100 * r['std']:.2f}" if r["std"] is not None else ""
-        lines.append(f"| {r['variant']} | {r['precision']} | {r['s']} | {r['depths']} | {r['widths']} | "
-                     f"{r['binary_macs'] / 1e6:.1f}M ({r['macs_vs_original']:.3f}) | {r['seeds']} | "
-                     f"{100 * r['mean']:.2f}{spread}% |")
+        rows.append([r["variant"], r["precision"], f"{r['s']}", f"{r['depths']}", f"{r['widths']}",
+                     f"{r['binary_macs'] / 1e6:.1f}M ({r['macs_vs_original']:.3f})", f"{r['seeds']}",
+                     f"{100 * r['mean']:.2f}{spread}%"])
+    lines.append(markdown_table(["variant", "precision", "s", "depths", "widths", "binary MACs (vs original)", "seeds",
+                                 "top-1"], rows))
     if search_result:
         lines += ["", f"Width search ({search_result['searched_on']}, {search_result['calibration_images']} training "
-                      "images, DBSCAN cosine, min_samples 5):", "",
-                  "| stage | channels | eps='auto' chose | width at auto | width at the authors' eps "
-                  f"{search_result['authors_eps']} |", "|---|---|---|---|---|"]
-        for auto, authors in zip(search_result["stages_auto"], search_result["stages_authors_eps"]):
-            lines.append(f"| {auto['stage']} | {auto['channels']} | {auto['eps']} | {auto['width']} | {authors['width']} |")
+                      "images, DBSCAN cosine, min_samples 5):", ""]
+        rows = [[f"{auto['stage']}", f"{auto['channels']}", f"{auto['eps']}", f"{auto['width']}", f"{authors['width']}"]
+                for auto, authors in zip(search_result["stages_auto"], search_result["stages_authors_eps"])]
+        lines.append(markdown_table(["stage", "channels", "eps='auto' chose", "width at auto",
+                                     f"width at the authors' eps {search_result['authors_eps']}"], rows))
         lines += ["", f"Searched widths {search_result['searched_widths']}, matched to the original's binary MACs: "
                       f"{search_result['final_widths']}."]
     return "\n".join(lines) + "\n"
@@ -258,8 +261,10 @@ def parse(argv=None):
     from dwr_larq.training.recipes import get_recipe
 
     for name in ("epochs", "batch_size", "input_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+        try:
+            positive_int(getattr(args, name), f"--{name.replace('_', '-')}")
+        except ValueError as error:
+            parser.error(str(error))
     if len(set(args.seeds)) != len(args.seeds):
         parser.error(f"--seeds has repeats: {args.seeds}")
     if len(set(args.variants)) != len(args.variants):

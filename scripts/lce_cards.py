@@ -280,20 +280,21 @@ def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click
 def figures_table() -> str:
     """Markdown: every tuned card against its original, from the figures the card records."""
     from dwr_larq import zoo
+    from dwr_larq.formatting import markdown_table
     from dwr_larq.models.kinds import KINDS
 
-    lines = ["| original | tuned card | depths x widths | shortcut | stem | ARM est. x | binary MACs x | activations x |",
-             "|---|---|---|---|---|---|---|---|"]
+    rows = []
     for name in zoo.list_models():
         card = zoo.get_card(name)
         if card.source.get("kind") != SourceKind.DWR_LCE:
             continue
         f, spec = card.figures, card.spec
         shortcut = spec.shortcut if KINDS[spec.block].projects_shortcut else "-"
-        lines.append(f"| {card.source['reshaped_from']} | {name} | {list(spec.depths)} x {list(spec.widths)} | {shortcut} "
-                     f"| {spec.stem.kernel_size}x{spec.stem.kernel_size}/{spec.stem.strides}, {spec.stem.width} "
-                     f"| {f['arm_vs_source']:.3f} | {f['binary_macs_vs_source']:.3f} | {f['activations_vs_source']:.3f} |")
-    return "\n".join(lines)
+        rows.append([card.source["reshaped_from"], name, f"{list(spec.depths)} x {list(spec.widths)}", shortcut,
+                     f"{spec.stem.kernel_size}x{spec.stem.kernel_size}/{spec.stem.strides}, {spec.stem.width}",
+                     f"{f['arm_vs_source']:.3f}", f"{f['binary_macs_vs_source']:.3f}", f"{f['activations_vs_source']:.3f}"])
+    return markdown_table(["original", "tuned card", "depths x widths", "shortcut", "stem", "ARM est. x", "binary MACs x",
+                           "activations x"], rows)
 
 
 def default_cache_dir() -> Path:

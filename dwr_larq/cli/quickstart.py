@@ -112,13 +112,10 @@ COLUMNS = (
 
 def table(rows: list) -> str:
     """The side-by-side table, one row per model."""
-    cells = [[name for name, _, _ in COLUMNS]]
-    for row in rows:
-        cells.append([fmt(row[key]) if callable(fmt) else fmt.format(row[key]) for _, key, fmt in COLUMNS])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths))) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    from dwr_larq.formatting import text_table
+
+    cells = [[fmt(row[key]) if callable(fmt) else fmt.format(row[key]) for _, key, fmt in COLUMNS] for row in rows]
+    return text_table([name for name, _, _ in COLUMNS], cells)
 
 
 def fashion_mnist(log=print):

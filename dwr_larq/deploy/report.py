@@ -14,7 +14,7 @@ import platform
 from datetime import datetime, timezone
 
 from dwr_larq.atomic import write_atomically
-from dwr_larq.formatting import format_count
+from dwr_larq.formatting import format_count, markdown_table as _markdown, text_table as _text
 
 JSON_FORMAT_VERSION = 1
 # What the tables need from a row read back from JSON.
@@ -86,21 +86,12 @@ def _columns(rows: list, headers=None) -> list:
 
 def text_table(rows: list) -> str:
     columns = _columns(rows)
-    cells = [[header for header, _ in columns]] + [[show(r) for _, show in columns] for r in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = []
-    for index, line in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _text([h for h, _ in columns], [[show(r) for _, show in columns] for r in rows])
 
 
 def markdown_table(rows: list, headers=None) -> str:
     columns = _columns(rows, headers)
-    lines = ["| " + " | ".join(h for h, _ in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(show(r) for _, show in columns) + " |" for r in rows]
-    return "\n".join(lines)
+    return _markdown([h for h, _ in columns], [[show(r) for _, show in columns] for r in rows])
 
 
 def describe(meta: dict) -> str:

@@ -11,7 +11,7 @@ import warnings
 from enum import StrEnum
 from typing import Callable, Mapping
 
-from dwr_larq.checks import member, positive_int
+from dwr_larq.checks import member, number_at_least, positive_int
 from dwr_larq.models.kinds import KINDS, conv3x3_macs, stage_binary_macs
 from dwr_larq.models.spec import BackboneSpec
 
@@ -99,8 +99,7 @@ def naive(spec: BackboneSpec, s: float, divisor: int = LCE_DIVISOR) -> BackboneS
     stages does not drift the whole backbone's budget.
     """
     check_spec(spec)
-    if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 1:
-        raise ValueError(f"s must be a number >= 1, got {s!r}")
+    number_at_least(s, "s", 1)
     positive_int(divisor, "divisor")
     depths = [max(1, int(math.floor(d / s + 0.5))) for d in spec.depths]
     target = sum(_stage_costs(spec, spec.depths, spec.widths))

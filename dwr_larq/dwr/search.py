@@ -10,6 +10,7 @@ from typing import Union
 
 import numpy as np
 
+from dwr_larq.checks import positive_int
 from dwr_larq.dwr.budget import check_spec
 from dwr_larq.models.blocks import is_binary_conv
 from dwr_larq.models.spec import BackboneSpec
@@ -109,8 +110,7 @@ def search_defaults(input_size: int) -> SearchSettings:
 
 def check_search_settings(eps: Eps, min_samples: int, metric: str = "cosine") -> None:
     """One clear error for settings DBSCAN would reject or silently make meaningless."""
-    if isinstance(min_samples, bool) or not isinstance(min_samples, (int, np.integer)) or min_samples < 1:
-        raise ValueError(f"min_samples must be an integer >= 1, got {min_samples!r}")
+    positive_int(min_samples, "min_samples")
     if eps == AUTO:
         return
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)):

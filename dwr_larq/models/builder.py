@@ -11,6 +11,7 @@ from typing import Callable, TypeVar
 
 import tensorflow as tf
 
+from dwr_larq.checks import positive_int
 from dwr_larq.models.blocks import BN_KWARGS, binary_conv_bn, block
 from dwr_larq.models.kinds import KINDS
 from dwr_larq.models.layers import ChannelAlign, HardTanh
@@ -131,8 +132,7 @@ def build(
     when keras.json says channels-first.
     """
     num_classes = spec.head.num_classes if num_classes is None else num_classes
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    num_classes = positive_int(num_classes, "num_classes")
     if pooling not in (None, *POOLINGS):
         raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
 

@@ -18,6 +18,8 @@ from importlib import resources
 
 import numpy as np
 
+from dwr_larq.checks import positive_int
+
 NUM_CLASSES = 1000
 CLASSES_FILE = "imagenet_classes.tsv"
 
@@ -80,7 +82,6 @@ def decode_predictions(preds, top: int = 5, categories=None) -> list:
         what = "ImageNet predictions" if categories is None else f"predictions over the {len(names)} categories"
         raise ValueError(f"decode_predictions expects a batch of {what} of shape (samples, {len(names)}), "
                          f"got shape {scores.shape}")
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= len(names):
-        raise ValueError(f"top must be an integer from 1 to {len(names)}, got {top!r}")
+    top = positive_int(top, "top", 1, len(names))
     best = np.argsort(-scores, axis=1, kind="stable")[:, :top]
     return [[(ids[i], names[i], float(row[i])) for i in order] for row, order in zip(scores, best)]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from dwr_larq import zoo
+from dwr_larq.checks import positive_number
 from dwr_larq.training import clones, data, distill, lifecycle, precision, recipes
 from dwr_larq.training import strategy as _strategy
 from dwr_larq.training.loop import ACCURACY, Phase, accuracy_metric
@@ -76,9 +77,7 @@ def settings(recipe="reactnet", epochs=None, batch_size=None, learning_rate=None
     epochs = recipe_.epochs if epochs is None else epochs
     batch_size = data.check_batch_size(recipe_.reference_batch if batch_size is None else batch_size)
     if learning_rate is not None:
-        if not learning_rate > 0:
-            raise ValueError(f"learning rate must be > 0, got {learning_rate!r}")
-        rate = float(learning_rate)
+        rate = positive_number(learning_rate, "learning rate")
     else:
         rate = recipe_.learning_rate_for(batch_size)
     return Settings(recipe_.replace(learning_rate=rate), epochs, recipe_.step_epochs(epochs), batch_size,

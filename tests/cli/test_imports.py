@@ -102,3 +102,14 @@ def test_a_cli_error_is_one_line_without_tensorflow_noise():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("Error: unknown model 'ResNet2ODWR'; did you mean ResNet20DWR")
+
+
+def test_the_version_is_written_once_and_the_installed_package_reports_it():
+    """setup.py reads ``dwr_larq.__version__``; ``dwr-larq --version`` reads the installed metadata."""
+    import dwr_larq
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "setup.py", "--version"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == dwr_larq.__version__
+    assert '"' + dwr_larq.__version__ + '"' not in (root / "setup.py").read_text()
