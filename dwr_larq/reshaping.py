@@ -4,7 +4,8 @@
 measures reach it as functions. This module is the one place they are wired to their
 defaults: ``training.pretrain`` for the pre-training, Larq's profile for binary MACs
 and OPs, this host's LCE interpreter for latency and ``deploy.arm_cost`` for the ARM
-estimate.
+estimate; ``card_figures`` measures what a reshaped card records (``dwr-larq reshape``,
+``scripts/lce_cards.py``).
 
     >>> from dwr_larq import reshaping
     >>> reshaping.match_budget(spec, reference, by="arm", divisor=32)
@@ -61,6 +62,26 @@ MEASURES = {
     Budget.LATENCY: measure_latency,
     Budget.ARM: measure_arm,
 }
+
+
+def card_figures(spec, source_spec, arm: bool = False) -> dict:
+    """A reshaped card's measured figures and their ratios to its source's; with ``arm``,
+    also the ARM estimate (two LCE conversions)."""
+    from dwr_larq.models import costs
+
+    original = costs.measure_spec(source_spec)
+    final = costs.measure_spec(spec)
+    figures = {
+        "binary_macs": final.binary_macs,
+        "activations": final.activations,
+        "activations_out": final.activations_out,
+        "binary_macs_vs_source": round(final.binary_macs / original.binary_macs, 4),
+        "activations_vs_source": round(final.activations / original.activations, 4),
+    }
+    if arm:
+        spec_arm, source_arm = measure_arm(spec), measure_arm(source_spec)
+        figures.update(arm_instructions=round(spec_arm), arm_vs_source=round(spec_arm / source_arm, 4))
+    return figures
 
 
 def pretrain(*args, **kwargs):

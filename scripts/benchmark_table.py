@@ -1,13 +1,14 @@
 """Redraw the README's benchmark table from a `dwr-larq benchmark --json` file.
 
-    python scripts/benchmark_table.py benchmarks/x86_224.json [--readme README.md] [--check]
+    python scripts/benchmark_table.py benchmarks/lce_x86_224.json [--readme README.md] [--check]
     python scripts/benchmark_table.py benchmarks/arm_estimate.json --section arm-table \
         --columns "model,binary MACs,activations,ARM instr. (est.),tflite MiB"
 
 The table goes between the `<!-- SECTION:start -->` and `<!-- SECTION:end -->` markers
 (SECTION: `benchmark-table` unless `--section` says another), followed by a line saying
 how it was measured, so the README's numbers are always the tool's output. `--check`
-changes nothing and exits 1 when the README is out of date.
+changes nothing and exits 1 when the README is out of date. ``replace_section`` also
+serves the other generated README tables (``lce_cards.py --table``, ``zoo_table.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,22 @@ def replace_section(text: str, body: str, readme: str, section: str = DEFAULT_SE
     return f"{head}{start}\n{body}\n{end}{tail}"
 
 
+def write_or_check(readme, text: str, updated: str, check: bool, what: str, regenerate: str) -> bool:
+    """Write ``updated`` over ``readme`` when it differs from ``text``; with ``check``, write
+    nothing and exit 1 if it differs. Returns whether it wrote (or would have)."""
+    if check:
+        if updated != text:
+            click.echo(f"{readme}: {what} is out of date; run {regenerate}", err=True)
+            sys.exit(1)
+        click.echo(f"{readme}: {what} is up to date")
+        return False
+    if updated != text:
+        from dwr_larq.atomic import write_atomically
+
+        write_atomically(readme, updated)
+    return True
+
+
 @click.command()
 @click.argument("benchmark_json", type=click.Path(exists=True, dir_okay=False))
 @click.option("--readme", default=str(Path(__file__).parent.parent / "README.md"), show_default=True,
@@ -80,17 +97,8 @@ def main(benchmark_json, readme, section, columns, check):
         updated = replace_section(text, render(data, benchmark_json, section, headers), readme, section)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    if check:
-        if updated != text:
-            click.echo(f"{readme}: benchmark table is out of date; run python scripts/benchmark_table.py {benchmark_json}", err=True)
-            sys.exit(1)
-        click.echo(f"{readme}: benchmark table is up to date")
-        return
-    if updated != text:
-        from dwr_larq.atomic import write_atomically
-
-        write_atomically(readme, updated.encode())
-    click.echo(f"{readme}: benchmark table from {benchmark_json} ({len(data['rows'])} rows)")
+    if write_or_check(readme, text, updated, check, "benchmark table", f"python scripts/benchmark_table.py {benchmark_json}"):
+        click.echo(f"{readme}: benchmark table from {benchmark_json} ({len(data['rows'])} rows)")
 
 
 if __name__ == "__main__":

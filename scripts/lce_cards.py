@@ -231,6 +231,7 @@ def card_path(name: str, dwr_name: str) -> Path:
 def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click.echo):
     """(card, figures, bound met) of the tuned version of the zoo's ``dwr_name``'s original."""
     from dwr_larq import zoo
+    from dwr_larq.reshaping import card_figures
     from dwr_larq.deploy.arm_cost import DESCRIPTION
     from dwr_larq.models import costs
     from dwr_larq.models.kinds import KINDS

@@ -13,7 +13,10 @@ POSITIVE_INT = click.IntRange(min=1)
 # The datasets ``training.data.load`` reads, for every command's --dataset.
 DATASET_HELP = ("digits (embedded, no download); fashion_mnist, mnist, cifar10, cifar100 (Keras' files: --data-dir, "
                 "Keras' cache, Debian's dataset-fashion-mnist, or downloaded); imagenet2012 or any tensorflow-datasets "
-                "name; or folder:PATH.")
+                "name; or folder:PATH (one subfolder per class; train/ and test/ subfolders, or every fifth image held out).")
+# Every command's --data-dir.
+DATA_DIR_HELP = ("Where Keras' dataset files are looked for first (missing everywhere, they are downloaded) and "
+                 "tensorflow-datasets are prepared (never downloaded).")
 
 
 class CommandGroup(click.Group):

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, quiet_tensorflow
+from dwr_larq.cli.common import DATA_DIR_HELP, DATASET_HELP, POSITIVE_INT, quiet_tensorflow
 
 from dwr_larq import dwr, reshaping, zoo
 from dwr_larq.atomic import check_output_path, write_atomically
@@ -52,29 +52,9 @@ def describe(source_name, source_dataset, s, final, dataset, input_size) -> str:
     return text + "."
 
 
-def card_figures(spec, source_spec, arm: bool = False) -> dict:
-    """A reshaped card's measured figures and their ratios to its source's; with ``arm``,
-    also the ARM estimate (two LCE conversions)."""
-    from dwr_larq.models import costs
-
-    original = costs.measure_spec(source_spec)
-    final = costs.measure_spec(spec)
-    figures = {
-        "binary_macs": final.binary_macs,
-        "activations": final.activations,
-        "activations_out": final.activations_out,
-        "binary_macs_vs_source": round(final.binary_macs / original.binary_macs, 4),
-        "activations_vs_source": round(final.activations / original.activations, 4),
-    }
-    if arm:
-        spec_arm, source_arm = reshaping.measure_arm(spec), reshaping.measure_arm(source_spec)
-        figures.update(arm_instructions=round(spec_arm), arm_vs_source=round(spec_arm / source_arm, 4))
-    return figures
-
-
 def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, input_size: int) -> ModelCard:
     """A zoo card for a DWR result, with its provenance and measured figures."""
-    figures = card_figures(result.final, result.original, arm=result.settings.get("budget") == Budget.ARM)
+    figures = reshaping.card_figures(result.final, result.original, arm=result.settings.get("budget") == Budget.ARM)
     provenance = {
         "kind": SourceKind.DWR,
         "reshaped_from": source.name,
@@ -91,7 +71,7 @@ def dwr_card(result: dwr.DWRResult, name: str, source: ModelCard, dataset: str, 
 @click.argument("name_or_card")
 @click.option("--s", "s", type=float, default=2.0, show_default=True, help="Depth divisor.")
 @click.option("--dataset", default="digits", show_default=True, help="Pre-training and calibration data, both from its train split: " + DATASET_HELP)
-@click.option("--data-dir", type=click.Path(file_okay=False), help="tensorflow-datasets data directory.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help=DATA_DIR_HELP)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The card .json to write.")
 @click.option("--name", help="Model name on the card (default: NAME + 'DWR').")
 @click.option("--input-size", type=click.IntRange(min=8), help="Image side for pre-training (default: the spec's).")

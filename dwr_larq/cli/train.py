@@ -7,7 +7,7 @@ import os
 
 import click
 
-from dwr_larq.cli.common import DATASET_HELP, POSITIVE_INT, UNSAFE_OPTION, quiet_tensorflow
+from dwr_larq.cli.common import DATA_DIR_HELP, DATASET_HELP, POSITIVE_INT, UNSAFE_OPTION, quiet_tensorflow
 
 from dwr_larq.training.precision import AUTO, MIXED_POLICIES
 from dwr_larq.training.recipes import RECIPES
@@ -74,7 +74,7 @@ def _echo_plan(plan: dict) -> None:
 @click.option("--recipe", type=click.Choice(sorted(RECIPES)), default="reactnet", show_default=True)
 @click.option("--teacher", help="Distil from a saved Keras model (file, folder or run folder) or a tf.keras.applications name.")
 @UNSAFE_OPTION
-@click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared (nothing is downloaded).")
+@click.option("--data-dir", type=click.Path(), help=DATA_DIR_HELP)
 @click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the model's).")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels (default: the dataset's; grey datasets stay grey).")
 @click.option("--learning-rate", type=float, help="Peak learning rate (default: the recipe's, scaled linearly from its reference batch if it has one).")
@@ -120,7 +120,7 @@ def train_command(name, dataset, epochs, batch_size, recipe, teacher, data_dir, 
 @click.command("evaluate")
 @click.argument("target", type=click.Path(exists=True))
 @click.option("--dataset", required=True, help=DATASET_HELP)
-@click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared.")
+@click.option("--data-dir", type=click.Path(), help=DATA_DIR_HELP)
 @click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @UNSAFE_OPTION
@@ -139,7 +139,7 @@ def evaluate_command(target, dataset, data_dir, batch_size, as_json):
 
 @click.command("data-bench")
 @click.option("--dataset", help="Dataset to read (default: a generated folder of JPEGs). " + DATASET_HELP)
-@click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared.")
+@click.option("--data-dir", type=click.Path(), help=DATA_DIR_HELP)
 @click.option("--generate", "generated", type=POSITIVE_INT, default=256, show_default=True,
               help="Without --dataset: JPEGs (500x375) to generate in --cache-dir.")
 @click.option("--cache-dir", type=click.Path(file_okay=False),

@@ -6,11 +6,8 @@ import json
 
 import click
 
-from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
+from dwr_larq.cli.common import DATA_DIR_HELP, DATASET_HELP, POSITIVE_INT, quiet_tensorflow
 from dwr_larq.cli.train import compute_options
-
-DATA_HELP = "folder:PATH (one subfolder per class; train/ and test/ subfolders, or every fifth image held out), digits, or a prepared tensorflow-datasets name."
-
 
 
 @click.command("export-weights")
@@ -47,7 +44,7 @@ def export_weights_command(run_dir, name, tag, out, base_url, as_json):
 @click.command("finetune")
 @click.argument("name")
 @click.option("--weights", required=True, help="Pretrained weights: a tag on NAME's card, or a weights file.")
-@click.option("--data", "dataset", required=True, help=DATA_HELP)
+@click.option("--dataset", "--data", "dataset", required=True, help=DATASET_HELP)
 @click.option("--num-classes", type=click.IntRange(min=2), help="Classes of the new head (checked against the data).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory (re-run the same command to resume).")
 @click.option("--epochs", type=POSITIVE_INT, default=5, show_default=True, help="Epochs with the backbone frozen.")
@@ -56,7 +53,7 @@ def export_weights_command(run_dir, name, tag, out, base_url, as_json):
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True, help="Adam learning rate of the frozen step.")
 @click.option("--fine-tune-learning-rate", type=float, help="Learning rate of the unfrozen step  [default: learning rate / 10]")
 @click.option("--input-size", type=POSITIVE_INT, help="Square input side (default: the weights' or the model's).")
-@click.option("--data-dir", type=click.Path(), help="Where tensorflow-datasets are prepared (nothing is downloaded).")
+@click.option("--data-dir", type=click.Path(), help=DATA_DIR_HELP)
 @click.option("--seed", type=int, default=0, show_default=True)
 @compute_options
 def finetune_command(name, weights, dataset, num_classes, out, epochs, fine_tune_epochs, batch_size, learning_rate,

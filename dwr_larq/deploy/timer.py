@@ -3,8 +3,9 @@
 Two timers: ``LocalTimer`` runs LCE's interpreter on this host in a fresh worker
 process per measurement (``dwr_larq.deploy.timing``: clean memory figures, a crash
 cannot take the caller down); ``dwr_larq.deploy.remote.RemoteTimer`` runs
-``lce_benchmark_model`` on a device over ssh. Benchmarks, the latency budget of DWR,
-the study script and ``evaluate`` all time through one of them, with files
+``lce_benchmark_model`` on a device over ssh. ``dwr-larq benchmark``, the quickstart,
+DWR's latency budget (``dwr_larq.reshaping.measure_latency``) and
+``evaluate.tflite_latency`` all time through one of them, with files
 (``Timer.measure``) or bytes (``time_flatbuffer``).
 """
 

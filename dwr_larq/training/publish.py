@@ -76,7 +76,8 @@ def _save_weights(model, out: Path, stem: str) -> tuple:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Atomic write, then 0644 whatever the umask: these files get uploaded and served."""
+    """Atomic write, then 0644 whatever the umask: these files get uploaded and served
+    by others (``write_atomically`` gives the permissions an ordinary ``open`` would)."""
     write_atomically(path, text)
     os.chmod(path, 0o644)
 

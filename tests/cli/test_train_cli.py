@@ -103,12 +103,19 @@ def test_train_out_at_or_under_a_regular_file_is_named(tmp_path, card, under):
     assert (tmp_path / "file").read_text() == "not a folder"
 
 
-def test_finetune_out_under_a_regular_file_is_named(tmp_path, card):
+@pytest.mark.parametrize("data_option", ["--dataset", "--data"])  # --dataset as every command; --data still works
+def test_finetune_out_under_a_regular_file_is_named(tmp_path, card, data_option):
     (tmp_path / "file").write_text("")
     weights = tmp_path / "w.h5"
     from dwr_larq import zoo
 
     zoo.get_model(card).save_weights(str(weights))
-    result = invoke("finetune", card, "--weights", weights, "--data", "digits", "--out", tmp_path / "file" / "run")
+    result = invoke("finetune", card, "--weights", weights, data_option, "digits", "--out", tmp_path / "file" / "run")
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "is a file, not a folder" in result.output
+
+
+def test_every_data_dir_says_keras_files_may_download():
+    for command in ("train", "evaluate", "data-bench", "finetune", "reshape"):
+        text = " ".join(invoke(command, "--help").output.split())
+        assert "nothing is downloaded" not in text and "(missing everywhere, they are downloaded)" in text, command
