@@ -21,6 +21,7 @@ class Folder(str, enum.Enum):
     DATASETS = "datasets"  # Keras' small datasets when downloaded (training.keras_datasets)
     TFLITE = "tflite"  # flatbuffers converted for benchmarking (deploy.benchmark)
     DATA_BENCH = "data-bench"  # generated JPEGs for `dwr-larq data-bench`
+    LCE_CARDS = "lce-cards"  # candidates' flatbuffers priced by scripts/lce_cards.py
 
 
 def root() -> Path:

@@ -64,9 +64,10 @@ MEASURES = {
 }
 
 
-def card_figures(spec, source_spec, arm: bool = False) -> dict:
+def card_figures(spec, source_spec, arm: "bool | tuple" = False) -> dict:
     """A reshaped card's measured figures and their ratios to its source's; with ``arm``,
-    also the ARM estimate (two LCE conversions)."""
+    also the ARM estimate: ``True`` measures both (two LCE conversions), a pair
+    ``(spec's, source's)`` gives instructions already estimated."""
     from dwr_larq.models import costs
 
     original = costs.measure_spec(source_spec)
@@ -79,7 +80,7 @@ def card_figures(spec, source_spec, arm: bool = False) -> dict:
         "activations_vs_source": round(final.activations / original.activations, 4),
     }
     if arm:
-        spec_arm, source_arm = measure_arm(spec), measure_arm(source_spec)
+        spec_arm, source_arm = (measure_arm(spec), measure_arm(source_spec)) if arm is True else arm
         figures.update(arm_instructions=round(spec_arm), arm_vs_source=round(spec_arm / source_arm, 4))
     return figures
 

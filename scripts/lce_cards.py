@@ -145,17 +145,12 @@ class Pricer:
         key = hashlib.sha256((json.dumps(spec.to_dict(), sort_keys=True) + larq_compute_engine.__version__).encode()).hexdigest()[:20]
         path = self.cache_dir / f"{key}.tflite"
         if not path.exists():
-            import tensorflow as tf
-
             from dwr_larq.atomic import write_atomically
             from dwr_larq.deploy.convert import to_flatbuffer
-            from dwr_larq.models.builder import build
+            from dwr_larq.models.builder import measure_at_size
 
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            model = build(spec)
-            write_atomically(path, to_flatbuffer(model))
-            del model
-            tf.keras.backend.clear_session()
+            write_atomically(path, measure_at_size(spec, to_flatbuffer))
         return path.read_bytes()
 
     def estimate(self, spec):
@@ -231,10 +226,10 @@ def card_path(name: str, dwr_name: str) -> Path:
 def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click.echo):
     """(card, figures, bound met) of the tuned version of the zoo's ``dwr_name``'s original."""
     from dwr_larq import zoo
-    from dwr_larq.reshaping import card_figures
     from dwr_larq.deploy.arm_cost import DESCRIPTION
-    from dwr_larq.models import costs
+    from dwr_larq.dwr.budget import Budget
     from dwr_larq.models.kinds import KINDS
+    from dwr_larq.reshaping import card_figures
     from dwr_larq.zoo.cards import ModelCard
 
     reshaped = zoo.get_card(dwr_name)
@@ -247,11 +242,7 @@ def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click
         echo(f"  {name} has shipped weights: its spec stays, its figures are refreshed")
         spec = zoo.get_card(name).spec
         best = Priced(spec, zoo.get_card(name).source["divisor"], "the shipped card", pricer.estimate(spec))
-    mine, theirs = costs.measure_spec(spec), costs.measure_spec(original.spec)
-    figures = {"binary_macs": mine.binary_macs, "activations": mine.activations, "activations_out": mine.activations_out,
-               "binary_macs_vs_source": round(mine.binary_macs / theirs.binary_macs, 4),
-               "activations_vs_source": round(mine.activations / theirs.activations, 4),
-               "arm_instructions": round(best.instructions), "arm_vs_source": round(best.instructions / base.instructions, 4)}
+    figures = card_figures(spec, original.spec, arm=(best.instructions, base.instructions))
     met = figures["arm_vs_source"] <= ARM_BOUND and abs(figures["binary_macs_vs_source"] - 1) <= TOLERANCE
     source = {
         "kind": SourceKind.DWR_LCE,
@@ -262,7 +253,7 @@ def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click
         "divisor": best.divisor,
         "shortcut": spec.shortcut,
         "search": best.how,
-        "budget": "binary_macs",
+        "budget": Budget.BINARY_MACS,
         "tolerance": TOLERANCE,
         "arm_estimate": DESCRIPTION,
         "made_by": f"python scripts/lce_cards.py {dwr_name}" + (f" --s {s:g}" if s != depth_divisor(original.spec, reshaped.spec) else ""),
@@ -299,7 +290,9 @@ def figures_table() -> str:
 
 
 def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "dwr-larq" / "lce-cards"
+    from dwr_larq import home
+
+    return home.folder(home.Folder.LCE_CARDS)
 
 
 @click.command()
@@ -315,10 +308,12 @@ def main(names, s, dry_run, cache_dir, table):
 
     if table:
         sys.path.insert(0, str(Path(__file__).parent))
-        from benchmark_table import replace_section  # this folder's script
+        from benchmark_table import replace_section, write_or_check  # this folder's script
 
         readme = REPO / "README.md"
-        write_atomically(readme, replace_section(readme.read_text(), figures_table(), str(readme), "lce-pairs"))
+        text = readme.read_text()
+        write_or_check(readme, text, replace_section(text, figures_table(), str(readme), "lce-pairs"), False,
+                       "the lce-pairs table", "python scripts/lce_cards.py --table")
         click.echo(f"{readme.name}: lce-pairs table from the cards")
         return
     unknown = [n for n in names if n not in zoo.list_models() or not zoo.get_card(n).source.get("reshaped_from")]
