@@ -10,13 +10,14 @@ def format_count(value: float, spec: str = ".3g") -> str:
 
 
 def text_table(header: list, rows: list) -> str:
-    """A terminal table: the first column left-aligned, the others right-aligned, a
-    dashed rule under the header."""
+    """A terminal table: the first column (and a last one headed "", for notes) left-aligned,
+    the others right-aligned, a dashed rule under the header."""
     cells = [list(header), *[list(row) for row in rows]]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths)))
+    lefts = {0} | ({len(header) - 1} if header and header[-1] == "" else set())
+    lines = ["  ".join(cell.ljust(width) if i in lefts else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths))).rstrip()
              for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines.insert(1, "  ".join("-" * width for width in widths).rstrip())
     return "\n".join(lines)
 
 

@@ -197,6 +197,7 @@ def summarise(per_model: dict, groups) -> dict:
 @click.option("--dry-run", is_flag=True, help="Print the errors; write nothing.")
 def main(measurements, out, dry_run):
     from dwr_larq.atomic import write_atomically
+    from dwr_larq.formatting import text_table
 
     records, totals = load(measurements)
     op_models = fit_all(records)
@@ -204,10 +205,10 @@ def main(measurements, out, dry_run):
     for op, model in op_models.items():
         click.echo(f"{op:<18} n={model['n']:<4} {model['formula']:<60} mean err {model['mean_abs_rel_err']:.4f}"
                    f"  weighted {model['weighted_abs_rel_err']:.4f}  max {model['max_abs_rel_err']:.3f}")
-    click.echo(f"{'model':<28} {'measured':>12} {'in-sample':>10} {'lomo':>8}")
-    for model, row in sorted(per_model.items(), key=lambda kv: -abs(kv[1]["rel_err"])):
-        note = f"  (lomo: {', '.join(row['lomo_unseen_ops'])} only here, priced in-sample)" if row["lomo_unseen_ops"] else ""
-        click.echo(f"{model:<28} {row['measured']:>12.0f} {row['rel_err']:>+10.4f} {row['lomo_rel_err']:>+8.4f}{note}")
+    rows = [[model, f"{row['measured']:.0f}", f"{row['rel_err']:+.4f}", f"{row['lomo_rel_err']:+.4f}",
+             f"(lomo: {', '.join(row['lomo_unseen_ops'])} only here, priced in-sample)" if row["lomo_unseen_ops"] else ""]
+            for model, row in sorted(per_model.items(), key=lambda kv: -abs(kv[1]["rel_err"]))]
+    click.echo(text_table(["model", "measured", "in-sample", "lomo", ""], rows))
     checked = ("zoo", "fmnist", "pad")
     summary = summarise(per_model, checked)
     click.echo(f"groups {', '.join(checked)}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
