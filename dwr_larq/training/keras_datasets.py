@@ -175,9 +175,9 @@ def _extract(archive: Path, dataset: KerasDataset, target: Path) -> None:
             shutil.rmtree(target)  # an incomplete folder placed by hand
         with atomic_path(target) as staging, tarfile.open(archive) as tar:
             staging.mkdir()
-            for member in tar.getmembers():
-                if Path(member.name).name in dataset.files and member.isfile():
-                    with tar.extractfile(member) as source, open(staging / Path(member.name).name, "wb") as out:
+            for entry in tar.getmembers():
+                if Path(entry.name).name in dataset.files and entry.isfile():
+                    with tar.extractfile(entry) as source, open(staging / Path(entry.name).name, "wb") as out:
                         shutil.copyfileobj(source, out)
             missing = [name for name in dataset.files if not (staging / name).is_file()]
             if missing:
