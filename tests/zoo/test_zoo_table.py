@@ -65,3 +65,6 @@ def test_the_layout_section_names_every_module_folder_and_module():
         assert not missing, f"README's layout line for {label} misses {missing}"
     for folder in ("zoo/", "scripts/", "tests/"):
         assert any(line.startswith(f"- `{folder}`") for line in lines), folder
+    (scripts,) = [line for line in lines if line.startswith("- `scripts/`")]
+    missing = sorted(p.name for p in (ROOT / "scripts").iterdir() if p.is_file() and f"`{p.name}`" not in scripts)
+    assert not missing, f"README's layout line for scripts/ misses {missing}"
