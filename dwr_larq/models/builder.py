@@ -15,6 +15,7 @@ from dwr_larq.checks import positive_int
 from dwr_larq.models.blocks import BN_KWARGS, binary_conv_bn, block
 from dwr_larq.models.kinds import KINDS
 from dwr_larq.models.layers import ChannelAlign, HardTanh
+from dwr_larq.models.session import throwaway_graphs
 from dwr_larq.models.spec import BackboneSpec
 
 CHANNELS_LAST = "channels_last"
@@ -152,16 +153,12 @@ def build(
 
 
 def measure_then_clear(make_model: Callable[[], tf.keras.Model], measure: Callable[[tf.keras.Model], T]) -> T:
-    """``measure(make_model())``, then the Keras session cleared even when either fails:
-    measuring many candidate models (a budget search, a benchmark) would otherwise pile
-    up their graphs and layer names in one session."""
-    model = None
-    try:
-        model = make_model()
-        return measure(model)
-    finally:
-        del model
-        tf.keras.backend.clear_session()
+    """``measure(make_model())``, then the Keras session cleared and the model's memory
+    freed (``session.throwaway_graphs``) even when either fails: measuring many candidate
+    models (a budget search, a benchmark) would otherwise pile up their graphs, layer
+    names and weights in one process."""
+    with throwaway_graphs():
+        return measure(make_model())
 
 
 def measure_at_size(spec: BackboneSpec, measure: Callable[[tf.keras.Model], T], input_size: int | None = None,
