@@ -22,10 +22,11 @@ AGREEMENT = ("ResNet18DWR", "ReActResNet18DWR")
 # Conversions that add no layer or block kind to the fast suite's: the ImageNet ResNet-18s
 # and ResNet-34s (their DWR versions' kinds, ChannelAlign aside), ReActNetA (ReActNetADWR's
 # kind, RepeatChannels included), the tuned ImageNet cards (ReActResNet18DWRLCE's and the
-# CIFAR-sized tuned cards' layers) and the authors' originals (their DWR versions have the
-# same heads and blocks); and those the agreement test converts.
+# CIFAR-sized tuned cards' layers; ReActNetADWRLCE has ReActNetADWR's) and the authors'
+# originals (their DWR versions have the same heads and blocks); and those the agreement
+# test converts.
 SLOW_CONVERSIONS = {"BiRealResNet18", "ReActResNet18", "BiRealResNet34", "ResNet34DWR", "ReActNetA",
-                    "ResNet18DWRLCE", "ResNet34DWRLCE", "ReActResNet20", "VGG11", *AGREEMENT}
+                    "ResNet18DWRLCE", "ResNet34DWRLCE", "ReActNetADWRLCE", "ReActResNet20", "VGG11", *AGREEMENT}
 
 
 def assert_every_binary_conv_converted(model, op_counts: dict):

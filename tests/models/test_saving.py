@@ -24,7 +24,9 @@ SLOW = {("ReActResNet18", "tf"), ("ReActNetA", "tf"), ("ReActNetADWR", "tf"), ("
         ("ReActNetA", "keras"), ("ReActNetA", "h5"), ("BiRealResNet34", "h5"), ("ResNet34DWR", "h5"),
         # The tuned ImageNet cards: their layers (ZeroPadChannels included) round-trip in
         # ReActResNet18DWRLCE's three formats and the CIFAR-sized tuned cards' .h5.
-        ("ResNet18DWRLCE", "h5"), ("ResNet34DWRLCE", "h5")}
+        ("ResNet18DWRLCE", "h5"), ("ResNet34DWRLCE", "h5"),
+        # ReActNetADWRLCE's layer kinds are ReActNetADWR's.
+        ("ReActNetADWRLCE", "keras"), ("ReActNetADWRLCE", "h5")}
 # HardTanh (the authors' head conv) and the head's layers in the Keras format too.
 EXTRA = {("ResNet20DWRAuthors", "keras")}
 CASES = [

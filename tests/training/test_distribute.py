@@ -105,6 +105,9 @@ def epochs_logged(out):
         return [int(row["epoch"]) for row in csv.DictReader(handle) if row.get("epoch", "").isdigit()]
 
 
+# Two minutes: the slow suite's. A SIGKILLed single-process run resuming stays in the fast
+# suite (tests/training/test_train_runs.py).
+@pytest.mark.slow
 def test_two_loopback_workers_share_one_run_that_survives_a_killed_worker(tmp_path, card):
     out = tmp_path / "run"
     workers = start_workers(card, out, [free_port(), free_port()], tmp_path, 1)
