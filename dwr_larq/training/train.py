@@ -191,7 +191,9 @@ def describe(model: str, *, dataset: str, epochs: int | None = None, batch_size:
         "recipe": chosen.recipe.name,
         "source": chosen.recipe.source or None,
         "steps": [
-            {"name": step.name, "epochs": count, "binary_weights": step.binary_weights, "weight_decay": step.weight_decay}
+            # A full-precision spec has no quantizers: its weights stay real-valued in every step.
+            {"name": step.name, "epochs": count, "binary_weights": step.binary_weights and card.spec.precision != "float",
+             "weight_decay": step.weight_decay}
             for step, count in zip(chosen.recipe.steps, chosen.step_epochs)
         ],
         "epochs": chosen.epochs,

@@ -74,3 +74,16 @@ def test_data_bench_times_the_training_pipeline_on_generated_jpegs(tmp_path):
     assert len(list(tmp_path.glob("*/*.jpg"))) == 40
     bad = invoke("data-bench", "--cache-dir", tmp_path, "--cores", "0", group=group)
     assert bad.exit_code == 2 and "'0' is not a positive core count" in bad.output
+
+
+def test_dry_run_of_a_full_precision_card_says_its_weights_stay_real_valued(tmp_path):
+    card = tmp_path / "float.json"
+    card.write_text(json.dumps({"name": "TinyFloat", "dataset": "cifar10", "description": "a float twin",
+                                "spec": {"block": "basic", "depths": [1], "widths": [8], "strides": [1],
+                                         "stem": {"width": 8}, "head": {"num_classes": 10}, "input_size": 16,
+                                         "precision": "float"}}))
+    result = invoke("train", card, "--dataset", "digits", "--recipe", "reactnet", "--epochs", "2", "--batch-size", "32", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "step step1        1 epochs, real-valued weights" in result.output
+    assert "step step2        1 epochs, real-valued weights" in result.output
+    assert "binary weights" not in result.output
