@@ -77,6 +77,7 @@ class SourceKind(StrEnum):
     DWR = "dwr"  # ``dwr-larq reshape``: DWR with the width search
     DWR_LCE = "dwr-lce"  # scripts/lce_cards.py: reshaped and tuned to LCE's kernels
     STUDY = "study"  # scripts/dwr_study.py's variants
+    TEACHER = "teacher"  # a full-precision teacher to distil from (experiments/), not a zoo model
 
 
 def _is_int(value, minimum: int) -> bool:

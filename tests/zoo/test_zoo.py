@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,9 @@ def test_a_bad_card_file_names_the_file_and_field(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"bad.json: invalid spec: .*depths\[1\]"):
         zoo.get_model(str(path))
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[2].glob("experiments/*/*.json")), ids=lambda p: p.name)
+def test_the_experiments_cards_still_load(path):
+    """A run folder under experiments/ resumes only if its card still passes the card checks."""
+    assert zoo.get_card(str(path)).spec.depths
