@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from dwr_larq import zoo
 from dwr_larq.models import builder
+from conftest import outputs
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_channels_first_in_keras_json_builds_the_channels_last_model(name, chann
     assert first.output_shape == last.output_shape == (None, zoo.get_card(name).num_classes)
     last.set_weights(first.get_weights())
     images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(first.predict(images, verbose=0), last.predict(images, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(outputs(first, images), outputs(last, images), atol=1e-5)
     formats = {layer.get_config().get("data_format") for layer in first.submodules if hasattr(layer, "get_config")}
     assert "channels_first" not in formats
 
@@ -48,7 +49,7 @@ def test_a_model_saved_channels_last_loads_under_channels_first(tmp_path, rng):
     model.save(path)
     images = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     loaded = _in_format("channels_first", lambda: tf.keras.models.load_model(path))
-    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(outputs(loaded, images), outputs(model, images), atol=1e-5)
 
 
 def test_without_top_the_default_input_takes_any_size(rng):
@@ -56,7 +57,7 @@ def test_without_top_the_default_input_takes_any_size(rng):
     features = zoo.ResNet18DWR(include_top=False)
     assert features.input_shape == (None, None, None, 3)
     for side in (32, 64):
-        assert features.predict(rng.normal(size=(1, side, side, 3)).astype(np.float32), verbose=0).shape == (
+        assert outputs(features, rng.normal(size=(1, side, side, 3)).astype(np.float32)).shape == (
             1, side // 32, side // 32, 866
         )
     assert zoo.ResNet20DWR().input_shape == (None, 32, 32, 3)  # with the top, the card's size

@@ -15,6 +15,7 @@ from dwr_larq.zoo import cache
 from dwr_larq import zoo
 from dwr_larq.cli.main import main
 from dwr_larq.training.train import train
+from conftest import outputs
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +73,10 @@ def test_a_trained_run_round_trips_through_export_and_download(tmp_path, trained
         original = tf.keras.models.load_model(str(trained["run"] / runs.MODEL))
         images = _digits()
         loaded = zoo.get_model(str(out / "Tiny.json"), weights="digits")
-        np.testing.assert_allclose(loaded.predict(images, verbose=0), original.predict(images, verbose=0), atol=1e-6)
+        np.testing.assert_allclose(outputs(loaded, images), outputs(original, images), atol=1e-6)
         features = zoo.get_model(str(out / "Tiny.json"), weights="digits", include_top=False, pooling="avg")
         pooled = tf.keras.Model(original.input, original.get_layer("avg_pool").output)
-        np.testing.assert_allclose(features.predict(images, verbose=0), pooled.predict(images, verbose=0), atol=1e-6)
+        np.testing.assert_allclose(outputs(features, images), outputs(pooled, images), atol=1e-6)
         assert server.requests == [f"/{entry.top.file}", f"/{entry.no_top.file}"]
     finally:
         server.stop()
@@ -100,7 +101,7 @@ def test_exported_weights_fill_a_shipped_style_card(tmp_path, trained):
     entry = zoo.get_card(str(out / "Tiny.json")).weights["digits"]
     model = zoo.get_model(trained["card"], weights=str(out / entry.top.file))
     original = tf.keras.models.load_model(str(trained["run"] / runs.MODEL))
-    np.testing.assert_allclose(model.predict(_digits(), verbose=0), original.predict(_digits(), verbose=0), atol=1e-6)
+    np.testing.assert_allclose(outputs(model, _digits()), outputs(original, _digits()), atol=1e-6)
 
 
 def test_weights_for_another_architecture_are_refused_naming_the_layer(tmp_path, trained):
@@ -150,11 +151,11 @@ def test_a_runs_saved_model_and_checkpoint_also_serve_as_weights_files(trained):
         full = zoo.get_model(trained["card"], weights=weights)
         reference = tf.keras.Model(full.input, full.get_layer("avg_pool").input)
         features = zoo.get_model(trained["card"], include_top=False, weights=weights)
-        np.testing.assert_allclose(features.predict(images, verbose=0), reference.predict(images, verbose=0), atol=1e-6)
+        np.testing.assert_allclose(outputs(features, images), outputs(reference, images), atol=1e-6)
     original = tf.keras.models.load_model(str(trained["run"] / runs.MODEL))
     np.testing.assert_allclose(
-        zoo.get_model(trained["card"], weights=str(trained["run"] / runs.MODEL)).predict(images, verbose=0),
-        original.predict(images, verbose=0),
+        outputs(zoo.get_model(trained["card"], weights=str(trained["run"] / runs.MODEL)), images),
+        outputs(original, images),
         atol=1e-6,
     )
 
@@ -171,4 +172,4 @@ def test_a_one_channel_run_publishes_one_channel_weights(tmp_path, trained):
     model = zoo.get_model(trained["card"], weights=str(out / entry.top.file), input_shape=(16, 16, 1))
     original = tf.keras.models.load_model(str(run / runs.MODEL))
     images = _digits()[..., :1]
-    np.testing.assert_allclose(model.predict(images, verbose=0), original.predict(images, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(outputs(model, images), outputs(original, images), atol=1e-6)

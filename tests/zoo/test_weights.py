@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from click.testing import CliRunner
-from conftest import randomize_batch_norms
+from conftest import outputs, randomize_batch_norms
 from weights_helpers import TINY_CARD, LoopbackServer, colour_folder, write_card
 
 from dwr_larq import zoo
@@ -77,13 +77,13 @@ def test_first_load_downloads_and_verifies_second_load_uses_the_cache(tmp_path, 
     assert _sha(cached) == zoo.get_card(card).weights["shapes"].top.sha256
     # No partial file left; the lock file stays (deleting it would race with a process about to take it).
     assert sorted(os.listdir(cached.parent)) == [".Tiny-shapes.h5.lock", "Tiny-shapes.h5"]
-    expected = published["model"].predict(published["images"], verbose=0)
-    np.testing.assert_allclose(loaded.predict(published["images"], verbose=0), expected, atol=1e-6)
+    expected = outputs(published["model"], published["images"])
+    np.testing.assert_allclose(outputs(loaded, published["images"]), expected, atol=1e-6)
 
     tf.keras.backend.clear_session()
     again = zoo.get_model(card, weights="shapes", num_classes=3)
     assert server.requests == ["/Tiny-shapes.h5"]  # no second request
-    np.testing.assert_allclose(again.predict(published["images"], verbose=0), expected, atol=1e-6)
+    np.testing.assert_allclose(outputs(again, published["images"]), expected, atol=1e-6)
 
 
 def test_include_top_false_loads_the_no_top_file(tmp_path, published, server):
@@ -91,8 +91,8 @@ def test_include_top_false_loads_the_no_top_file(tmp_path, published, server):
     features = zoo.get_model(card, weights="shapes", include_top=False)
     assert server.requests == ["/Tiny-shapes-notop.h5"]
     np.testing.assert_allclose(
-        features.predict(published["images"], verbose=0),
-        published["no_top_model"].predict(published["images"], verbose=0),
+        outputs(features, published["images"]),
+        outputs(published["no_top_model"], published["images"]),
         atol=1e-6,
     )
     pooled = zoo.get_model(card, weights="shapes", include_top=False, pooling="max")
@@ -104,8 +104,8 @@ def test_a_card_with_only_top_weights_serves_a_model_without_top(tmp_path, publi
     features = zoo.get_model(_card(tmp_path, entry, server.url), weights="shapes", include_top=False)
     assert server.requests == ["/Tiny-shapes.h5"]
     np.testing.assert_allclose(
-        features.predict(published["images"], verbose=0),
-        published["no_top_model"].predict(published["images"], verbose=0),
+        outputs(features, published["images"]),
+        outputs(published["no_top_model"], published["images"]),
         atol=1e-6,
     )
 
@@ -152,7 +152,7 @@ def test_a_file_placed_by_hand_in_the_cache_loads_without_any_url(tmp_path, publ
     target.write_bytes((published["folder"] / "Tiny-shapes.h5").read_bytes())
     loaded = zoo.get_model(card, weights="shapes")
     np.testing.assert_allclose(
-        loaded.predict(published["images"], verbose=0), published["model"].predict(published["images"], verbose=0), atol=1e-6
+        outputs(loaded, published["images"]), outputs(published["model"], published["images"]), atol=1e-6
     )
 
 
@@ -169,7 +169,7 @@ def test_a_folder_mirror_works_offline(tmp_path, published, monkeypatch):
     monkeypatch.setenv(cache.URL_VARIABLE, published["folder"].resolve().as_uri())
     loaded = zoo.get_model(_card(tmp_path, published["entry"]), weights="shapes")
     np.testing.assert_allclose(
-        loaded.predict(published["images"], verbose=0), published["model"].predict(published["images"], verbose=0), atol=1e-6
+        outputs(loaded, published["images"]), outputs(published["model"], published["images"]), atol=1e-6
     )
 
 
@@ -246,8 +246,8 @@ def test_a_top_file_loads_into_a_model_without_top_and_a_no_top_file_does_not_gi
     card = str(tmp_path / "tiny.json")
     features = zoo.get_model(card, include_top=False, weights=str(published["folder"] / "Tiny-shapes.h5"))
     np.testing.assert_allclose(
-        features.predict(published["images"], verbose=0),
-        published["no_top_model"].predict(published["images"], verbose=0),
+        outputs(features, published["images"]),
+        outputs(published["no_top_model"], published["images"]),
         atol=1e-6,
     )
     with pytest.raises(ValueError, match="holds no top .*include_top=False"):
@@ -259,7 +259,7 @@ def test_a_tensorflow_checkpoint_prefix_loads_and_a_wrong_one_is_refused(tmp_pat
     published["model"].save_weights(prefix)
     loaded = zoo.get_model(str(tmp_path / "tiny.json"), num_classes=3, weights=prefix)
     np.testing.assert_allclose(
-        loaded.predict(published["images"], verbose=0), published["model"].predict(published["images"], verbose=0), atol=1e-6
+        outputs(loaded, published["images"]), outputs(published["model"], published["images"]), atol=1e-6
     )
     with pytest.raises(ValueError, match="cannot load weights .* into ResNet20"):
         zoo.ResNet20(weights=prefix)
@@ -347,12 +347,12 @@ def test_shipped_weights_load_offline_from_beside_the_card(tmp_path, published, 
     assert zoo.get_card(card).weights["shapes"].top.shipped
     loaded = zoo.get_model(card, weights="shapes")
     np.testing.assert_allclose(
-        loaded.predict(published["images"], verbose=0), published["model"].predict(published["images"], verbose=0), atol=1e-6
+        outputs(loaded, published["images"]), outputs(published["model"], published["images"]), atol=1e-6
     )
     features = zoo.get_model(card, weights="shapes", include_top=False)
     np.testing.assert_allclose(
-        features.predict(published["images"], verbose=0),
-        published["no_top_model"].predict(published["images"], verbose=0),
+        outputs(features, published["images"]),
+        outputs(published["no_top_model"], published["images"]),
         atol=1e-6,
     )
     assert server.requests == [] and not cache_home.exists()
@@ -371,7 +371,7 @@ def test_shipped_weights_come_from_the_cards_package(tmp_path, published, server
     assert Path(str(card.shipped_file(card.weights["shapes"].top))) == package / "weights" / "Tiny-shapes.h5"
     loaded = zoo.build_from_card(card, weights="shapes")
     np.testing.assert_allclose(
-        loaded.predict(published["images"], verbose=0), published["model"].predict(published["images"], verbose=0), atol=1e-6
+        outputs(loaded, published["images"]), outputs(published["model"], published["images"]), atol=1e-6
     )
     assert server.requests == []
 
@@ -416,7 +416,7 @@ def test_a_tags_trained_channels_and_size_are_the_default_input(grey):
     model = zoo.get_model(grey["card"], weights="shapes")
     assert model.input_shape == (None, 16, 16, 1) and model.output_shape == (None, 3)
     np.testing.assert_allclose(
-        model.predict(grey["images"], verbose=0), grey["model"].predict(grey["images"], verbose=0), atol=1e-6
+        outputs(model, grey["images"]), outputs(grey["model"], grey["images"]), atol=1e-6
     )
     assert zoo.get_model(grey["card"], weights="shapes", include_top=False).input_shape == (None, None, None, 1)
 

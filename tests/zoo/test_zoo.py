@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from dwr_larq import zoo
 from dwr_larq.zoo.cards import card_files
+from conftest import outputs
 
 PUBLISHED = {
     "BiRealResNet18": ("bireal", [4, 4, 4, 4], [64, 128, 256, 512], 1000),
@@ -87,7 +88,7 @@ def test_every_model_builds_with_and_without_top(name, rng):
     assert features.output_shape == (None, 2, 2, spec.widths[-1])
     model = zoo.get_model(name, input_shape=(side, side, 3))
     assert model.output_shape == (None, spec.head.num_classes)
-    probabilities = model.predict(rng.normal(size=(2, side, side, 3)).astype(np.float32), verbose=0)
+    probabilities = outputs(model, rng.normal(size=(2, side, side, 3)).astype(np.float32))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -95,7 +96,7 @@ def test_every_model_builds_with_and_without_top(name, rng):
 def test_any_channel_count_and_unknown_spatial_size(channels, rng):
     model = zoo.ResNet18DWR(input_shape=(None, None, channels), num_classes=7)
     for side in (32, 48):
-        out = model.predict(rng.normal(size=(1, side, side, channels)).astype(np.float32), verbose=0)
+        out = outputs(model, rng.normal(size=(1, side, side, channels)).astype(np.float32))
         assert out.shape == (1, 7)
 
 
@@ -117,7 +118,7 @@ def test_weights_from_a_file(tmp_path, rng):
     model.save_weights(path)
     loaded = zoo.ResNet20DWR(num_classes=3, weights=str(path))
     images = rng.normal(size=(2, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(outputs(loaded, images), outputs(model, images), atol=1e-6)
 
 
 def test_imagenet_weights_are_not_published_yet():
