@@ -214,13 +214,26 @@ def blocker(best: Priced, base) -> str:
     return f"{best.instructions / total:.4f}x of the original's {total / 1e6:.1f}M; largest: " + ", ".join(rows)
 
 
-def card_path(name: str, dwr_name: str) -> Path:
-    """The card's file: its own if it exists, else the next number with the DWR card's file name + ``_lce``."""
-    existing = {json.loads(p.read_text())["name"]: p for p in sorted(ZOO.glob("[0-9][0-9]_*.json"))}
+def card_files() -> dict:
+    """Card name -> its file in zoo/."""
+    return {json.loads(p.read_text())["name"]: p for p in sorted(ZOO.glob("[0-9][0-9]_*.json"))}
+
+
+def card_path(name: str, file_stem: str) -> Path:
+    """The card's file: its own if it exists, else ``NN_<file_stem>.json`` with the next number."""
+    existing = card_files()
     if name in existing:
         return existing[name]
     number = max(int(p.name[:2]) for p in existing.values()) + 1
-    return ZOO / f"{number:02d}_{existing[dwr_name].stem[3:]}_lce.json"
+    return ZOO / f"{number:02d}_{file_stem}.json"
+
+
+def with_weights(name: str):
+    """The zoo card ``name`` if it has weights, else None: its weights fit its spec only,
+    so a rerun keeps that spec (and the weights) and refreshes its figures."""
+    from dwr_larq import zoo
+
+    return zoo.get_card(name) if name in zoo.list_models() and zoo.get_card(name).weights else None
 
 
 def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click.echo):
@@ -238,10 +251,11 @@ def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click
     best, base, _ = search(original.spec, s, pricer, echo)
     spec = best.spec
     name = f"{dwr_name}LCE"
-    if name in zoo.list_models() and zoo.get_card(name).weights and zoo.get_card(name).spec != spec:
+    shipped = with_weights(name)
+    if shipped and shipped.spec != spec:
         echo(f"  {name} has shipped weights: its spec stays, its figures are refreshed")
-        spec = zoo.get_card(name).spec
-        best = Priced(spec, zoo.get_card(name).source["divisor"], "the shipped card", pricer.estimate(spec))
+        spec = shipped.spec
+        best = Priced(spec, shipped.source["divisor"], "the shipped card", pricer.estimate(spec))
     figures = card_figures(spec, original.spec, arm=(best.instructions, base.instructions))
     met = figures["arm_vs_source"] <= ARM_BOUND and abs(figures["binary_macs_vs_source"] - 1) <= TOLERANCE
     source = {
@@ -265,8 +279,7 @@ def tuned_card(dwr_name: str, pricer: Pricer, s: float | None = None, echo=click
     description = (f"{original.name} reshaped for LCE's ARM kernels: depths {list(spec.depths)}, widths {list(spec.widths)} "
                    f"in multiples of {best.divisor} at the original's binary MACs{shortcuts}{stem}; "
                    f"estimated {figures['arm_vs_source']}x the original's ARM instructions.")
-    weights = zoo.get_card(name).weights if name in zoo.list_models() else {}
-    return ModelCard(name, original.dataset, description, spec, source, weights, figures), figures, met
+    return ModelCard(name, original.dataset, description, spec, source, shipped.weights if shipped else {}, figures), figures, met
 
 
 def figures_table() -> str:
@@ -328,7 +341,7 @@ def main(names, s, dry_run, cache_dir, table):
         if not met:
             click.echo(f"  misses 0.90x: {card.source['blocker']}")
         if not dry_run:
-            path = card_path(card.name, dwr_name)
+            path = card_path(card.name, f"{card_files()[dwr_name].stem[3:]}_lce")
             write_atomically(path, json.dumps(card.to_dict(), indent=2) + "\n")
             click.echo(f"  wrote {path.relative_to(REPO)}")
 
