@@ -28,7 +28,7 @@ CASES = {
                "dataset 'mnist': reader must be one of idx, npz, cifar10, cifar100, got 'npy'"),
     "benchmark item": (lambda: benchmark.Source("x", "x", "keras"),
                        "benchmark item kind must be one of zoo, card, larq-zoo, tflite, got 'keras'"),
-    "card source": (lambda: _card("dwr_lce"), "tiny.json: source.kind must be one of paper, dwr, dwr-lce, study, teacher, got 'dwr_lce'"),
+    "card source": (lambda: _card("dwr_lce"), "tiny.json: source.kind must be one of paper, dwr, dwr-lce, study, teacher, equal-cost, got 'dwr_lce'"),
 }
 
 
@@ -54,4 +54,4 @@ def test_a_card_file_with_an_unknown_source_kind_is_one_cli_error(tmp_path):
     path.write_text(json.dumps({**tiny_card(), "source": {"kind": "papr"}}))
     result = CliRunner().invoke(main, ["summary", str(path), "--no-arm"])
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert f"{path}: source.kind must be one of paper, dwr, dwr-lce, study, teacher, got 'papr'" in result.output
+    assert f"{path}: source.kind must be one of paper, dwr, dwr-lce, study, teacher, equal-cost, got 'papr'" in result.output

@@ -78,6 +78,7 @@ class SourceKind(StrEnum):
     DWR_LCE = "dwr-lce"  # scripts/lce_cards.py: reshaped and tuned to LCE's kernels
     STUDY = "study"  # scripts/dwr_study.py's variants
     TEACHER = "teacher"  # a full-precision teacher to distil from (experiments/), not a zoo model
+    EQUAL_COST = "equal-cost"  # scripts/equal_cost_cards.py: a card's layout at another card's ARM estimate
 
 
 def _is_int(value, minimum: int) -> bool:
