@@ -310,6 +310,17 @@ def test_each_tuned_card_is_at_most_0_90x_on_arm_at_the_originals_binary_macs_or
     assert card.figures["arm_vs_source"] == pytest.approx(ratio, abs=1e-3)  # the card records what it is
 
 
+EQUAL_COST = [n for n in zoo.list_models() if zoo.get_card(n).source.get("kind") == "equal-cost"]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in CIFAR else pytest.mark.slow) for n in EQUAL_COST])
+def test_each_equal_cost_card_is_within_its_tolerance_of_its_matched_cards_arm_estimate(name, converted):
+    card = zoo.get_card(name)
+    ratio = arm_cost.estimate(converted(name)).instructions / arm_cost.estimate(converted(card.source["matched_to"])).instructions
+    assert abs(ratio - 1) <= card.source["tolerance"]
+    assert card.figures["arm_vs_source"] == pytest.approx(ratio, abs=1e-3)  # the card records what it is
+
+
 def test_the_readme_arm_table_shows_the_chosen_columns(tmp_path):
     from dwr_larq.deploy import report
 

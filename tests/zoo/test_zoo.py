@@ -36,6 +36,9 @@ RESHAPED = {"ResNet34DWR": "BiRealResNet34", "ReActNetADWR": "ReActNetA"}
 TUNED = {"ResNet20DWRLCE": "ResNet20", "ResNet18CIFARDWRLCE": "ResNet18CIFAR", "ResNet18DWRLCE": "BiRealResNet18",
          "ReActResNet18DWRLCE": "ReActResNet18", "ResNet34DWRLCE": "BiRealResNet34", "ReActNetADWRLCE": "ReActNetA",
          "VGGSmallDWRLCE": "VGGSmall"}
+# Equal-cost cards written by scripts/equal_cost_cards.py: name -> (the layout they keep, the card whose ARM cost they match).
+EQUAL_COST = {"ResNet20DWREqualARM": ("ResNet20DWRLCE", "ResNet20")}
+ALL = [*PUBLISHED, *RESHAPED, *TUNED, *EQUAL_COST]
 
 
 def small_side(name):
@@ -43,7 +46,7 @@ def small_side(name):
 
 
 def test_the_zoo_has_the_published_models_with_their_configurations():
-    assert sorted(zoo.list_models()) == sorted([*PUBLISHED, *RESHAPED, *TUNED])
+    assert sorted(zoo.list_models()) == sorted(ALL)
     for name, (block, depths, widths, classes) in PUBLISHED.items():
         spec = zoo.get_card(name).spec
         assert (spec.block, list(spec.depths), list(spec.widths), spec.head.num_classes) == (block, depths, widths, classes)
@@ -51,7 +54,7 @@ def test_the_zoo_has_the_published_models_with_their_configurations():
 
 
 def test_cards_ship_with_the_package():
-    assert len(card_files()) == len(PUBLISHED) + len(RESHAPED) + len(TUNED)
+    assert len(card_files()) == len(ALL)
 
 
 @pytest.mark.parametrize("name, source", sorted(TUNED.items()))
@@ -61,6 +64,16 @@ def test_tuned_entries_say_how_they_were_made(name, source):
     assert {"s", "divisor", "shortcut", "search", "budget", "tolerance", "made_by"} <= set(card.source)
     assert card.spec.shortcut == card.source["shortcut"]
     assert {"binary_macs_vs_source", "activations_vs_source", "arm_vs_source", "arm_instructions"} <= set(card.figures)
+
+
+@pytest.mark.parametrize("name, layout, cost", [(name, *pair) for name, pair in sorted(EQUAL_COST.items())])
+def test_equal_cost_entries_keep_their_layout_and_say_how_they_were_made(name, layout, cost):
+    card = zoo.get_card(name)
+    assert card.source["kind"] == "equal-cost" and (card.source["layout_from"], card.source["matched_to"]) == (layout, cost)
+    assert {"budget", "tolerance", "divisor", "shortcut", "why", "made_by"} <= set(card.source)
+    assert card.spec == zoo.get_card(layout).spec.replace(widths=card.spec.widths)  # only the widths change
+    assert card.spec.shortcut == card.source["shortcut"] and all(w % card.source["divisor"] == 0 for w in card.spec.widths)
+    assert abs(card.figures["arm_vs_source"] - 1) <= card.source["tolerance"]
 
 
 @pytest.mark.parametrize("name, source", sorted(RESHAPED.items()))
@@ -80,7 +93,7 @@ def test_list_models_filters_by_pattern():
     ]
 
 
-@pytest.mark.parametrize("name", sorted([*PUBLISHED, *RESHAPED, *TUNED]))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_every_model_builds_with_and_without_top(name, rng):
     spec = zoo.get_card(name).spec
     side = spec.downsampling * 2
