@@ -8,6 +8,7 @@ architecture and layer names, and takes its weights by position when asked.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import tensorflow as tf
@@ -26,16 +27,25 @@ def rebuild(model: tf.keras.Model, edit: Callable[[tf.keras.layers.Layer, dict],
 
     copy = tf.keras.models.clone_model(model, clone_function=clone)
     if copy_weights:
-        # get_weights lists trainable weights first, so frozen layers (fine-tuning freezes
-        # batch norms) change its order: read it with everything trainable, as in the clone.
-        frozen = [layer for layer in model.submodules if isinstance(layer, tf.keras.layers.Layer) and not layer.trainable]
-        model.trainable = True
-        try:
+        # A nested layer lists its trainable weights first, so freezing changes the order
+        # get_weights gives (fine-tuning freezes the backbone or its batch norms), and the
+        # copy takes the frozen flags of the configs: read and write both all trainable.
+        with _all_trainable(model), _all_trainable(copy):
             copy.set_weights(model.get_weights())
-        finally:
-            for layer in frozen:
-                layer.trainable = False
     return copy
+
+
+@contextlib.contextmanager
+def _all_trainable(model: tf.keras.Model):
+    """Every layer of ``model`` trainable inside the block, each one's flag as before after
+    (set outermost first: setting a layer's flag sets its sublayers' too)."""
+    flags = [(layer, layer.trainable) for layer in (model, *model.submodules) if isinstance(layer, tf.keras.layers.Layer)]
+    model.trainable = True
+    try:
+        yield model
+    finally:
+        for layer, trainable in flags:
+            layer.trainable = trainable
 
 
 def _float32(value):

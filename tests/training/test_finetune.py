@@ -114,3 +114,24 @@ def test_bad_finetune_arguments_leave_no_run_folder(tmp_path, published, server,
     with pytest.raises(ValueError, match=message):
         finetune(published["card"], **arguments)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_saved_copy_of_a_frozen_backbone_with_nested_layers_keeps_every_weight(tmp_path, rng):
+    """A nested layer (ChannelAlign: conv, batch norm, PReLU) lists its trainable weights first,
+    so frozen it orders them otherwise: a run that ended on the head step (fine_tune_epochs=0)
+    could not save its model."""
+    from conftest import randomize_batch_norms, tiny_card
+    from dwr_larq.models.layers import ChannelAlign
+    from dwr_larq.training import clones
+
+    path = tmp_path / "aligned.json"
+    path.write_text(json.dumps(tiny_card(widths=[16, 24])))  # the stem (8) is aligned to 16 channels
+    model = zoo.get_model(str(path))
+    assert any(isinstance(layer, ChannelAlign) for layer in model.layers)
+    randomize_batch_norms(model, rng)
+    model.trainable = False
+    copy = clones.plain_copy(model)
+    assert not model.trainable
+    original = {weight.name: weight.numpy() for weight in model.weights}
+    for weight in copy.weights:
+        np.testing.assert_array_equal(weight.numpy(), original[weight.name])
