@@ -11,7 +11,7 @@ import click
 # Counts that must be at least one (epochs, batch sizes, runs, input sides, ...).
 POSITIVE_INT = click.IntRange(min=1)
 # The datasets ``training.data.load`` reads, for every command's --dataset.
-DATASET_HELP = ("digits (embedded, no download); fashion_mnist, mnist, cifar10, cifar100 (Keras' files: --data-dir, "
+DATASET_HELP = ("digits (embedded, no download; digits:N-per-class keeps N labelled training images of each digit); fashion_mnist, mnist, cifar10, cifar100 (Keras' files: --data-dir, "
                 "Keras' cache, Debian's dataset-fashion-mnist, or downloaded); imagenet2012 or any tensorflow-datasets "
                 "name; or folder:PATH (one subfolder per class; train/ and test/ subfolders, or every fifth image held out).")
 # Every command's --data-dir.

@@ -5,6 +5,7 @@ to [-1, 1] (``scale_pixels``) and int32 labels. The same scaling is used for
 training, evaluation and converted models, so a ``.tflite`` file expects it too.
 
 A dataset is named by a string: ``digits`` (scikit-learn's digits, no download),
+``digits:N-per-class`` (the same with only N labelled training images of each class),
 ``folder:PATH`` (one subfolder per class, optionally under ``train/`` and
 ``test/``), or any tensorflow-datasets image classification name such as
 ``cifar10`` or ``imagenet2012``. Nothing is ever downloaded here: a tfds dataset
@@ -17,6 +18,7 @@ import difflib
 import functools
 import math
 import os
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -32,6 +34,9 @@ from dwr_larq.models.preprocessing import scale_pixels
 DIGITS_TEST_SIZE = 360
 DIGITS_SEED = 0
 DIGITS_CLASSES = 10
+# "digits:N-per-class": the first N training images of each digit, the test split whole:
+# few labels, the case transfer learning is for.
+DIGITS_PER_CLASS = re.compile(r"digits:(\d+)-per-class")
 FOLDER_PREFIX = "folder:"
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what Keras' folder loader reads
 FOLDER_TEST_NAMES = ("test", "val", "validation")
@@ -214,15 +219,25 @@ class Source:
         return self._images(split, training, image_size, shard)
 
 
-def digits_source() -> Source:
-    """The embedded digits set at its native 32x32 (resized on the fly for other sizes)."""
+def digits_source(per_class: int | None = None) -> Source:
+    """The embedded digits set at its native 32x32 (resized on the fly for other sizes);
+    with ``per_class``, only the first that many training images of each digit."""
+    splits = dict(_digits_pixels(32))
+    name = "digits"
+    if per_class is not None:
+        x, y = splits["train"]
+        positive_int(per_class, "digits' training images per class", maximum=int(np.bincount(y).min()))
+        keep = np.sort(np.concatenate([np.flatnonzero(y == digit)[:per_class] for digit in range(DIGITS_CLASSES)]))
+        splits["train"] = (x[keep], y[keep])
+        name = f"digits:{per_class}-per-class"
+
     def images(split, training, image_size, shard):
-        x, y = _digits_pixels(32)[split]
+        x, y = splits[split]
         return tf.data.Dataset.from_tensor_slices((x[shard[1]::shard[0]], y[shard[1]::shard[0]]))
 
-    sizes = {split: len(_digits_pixels(32)[split][1]) for split in ("train", "test")}
+    sizes = {split: len(labels) for split, (_, labels) in splits.items()}
     # Flipped digits are other shapes (a mirrored 2 is not a 2): no flips.
-    return Source("digits", DIGITS_CLASSES, sizes, 32, Policy(Crop.PAD_CROP, flip=False), images, {"train": False, "test": False})
+    return Source(name, DIGITS_CLASSES, sizes, 32, Policy(Crop.PAD_CROP, flip=False), images, {"train": False, "test": False})
 
 
 def array_source(images, labels=None, *, policy: Policy = PAD_CROP, num_classes: int = 1) -> Source:
@@ -439,6 +454,11 @@ def source(name: str, data_dir=None, image_size: int | None = None, download: bo
         raise ValueError(f"dataset name must be a non-empty string, got {name!r}")
     if name == "digits":
         return digits_source()
+    if name.startswith("digits:"):
+        few = DIGITS_PER_CLASS.fullmatch(name)
+        if few is None:
+            raise ValueError(f"dataset {name!r}: fewer digits are named digits:N-per-class, e.g. digits:5-per-class")
+        return digits_source(int(few[1]))
     if name.startswith(FOLDER_PREFIX):
         return folder_source(os.path.expanduser(name[len(FOLDER_PREFIX):]), image_size)
     if data_dir is not None and not Path(data_dir).is_dir():

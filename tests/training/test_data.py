@@ -1,5 +1,7 @@
 """Input pipelines: the embedded digits set, image folders, tfds (mocked, nothing downloaded)."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -50,6 +52,29 @@ def test_digits_pipelines_augment_training_only():
     train_x, _ = data.digits("train")
     matches = [np.any(np.all(np.isclose(image, train_x), axis=(1, 2, 3))) for image in batch.numpy()]
     assert not all(matches)
+
+
+def test_digits_per_class_keeps_the_first_n_training_images_of_each_digit_and_the_whole_test_split():
+    few = data.source("digits:5-per-class")
+    assert few.name == "digits:5-per-class" and few.num_examples == {"train": 50, "test": 360}
+    images, labels = data.as_arrays(data.pipeline(few, "train", batch_size=64, training=False))
+    assert np.bincount(labels).tolist() == [5] * 10
+    train_x, train_y = data.digits("train")
+    first = np.sort(np.concatenate([np.flatnonzero(train_y == digit)[:5] for digit in range(10)]))
+    np.testing.assert_allclose(images, train_x[first], atol=1e-6)
+    np.testing.assert_array_equal(labels, train_y[first])
+    test_x = data.as_arrays(data.pipeline(few, "test", batch_size=100))[0]
+    np.testing.assert_allclose(test_x, data.digits("test")[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("digits:0-per-class", "digits' training images per class must be an integer from 1 to 139, got 0"),
+    ("digits:140-per-class", "from 1 to 139, got 140"),
+    ("digits:five", "fewer digits are named digits:N-per-class, e.g. digits:5-per-class"),
+])
+def test_digits_per_class_refuses_counts_it_cannot_give(name, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        data.source(name)
 
 
 def test_batch_size_must_be_positive():
