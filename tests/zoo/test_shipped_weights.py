@@ -33,7 +33,7 @@ def test_shipped_weights_reproduce_the_cards_accuracy_in_keras_and_lce(name):
     assert model.input_shape[1:] == entry.input_shape
     images, labels = keras_datasets.read_split(TAG, "test", keras_datasets.locate(TAG, None))
     inputs = entry.preprocess(images[..., 0])  # (N, 28, 28), as fashion_mnist.load_data() gives them
-    measured = keras_and_lce_accuracy(model, (inputs, labels), num_threads=1)  # threads spin-wait beside another worker
+    measured = keras_and_lce_accuracy(model, (inputs, labels), workers=1)  # the suite's other worker has the other core
     assert measured["test_images"] == entry.metrics["test_images"] == 10_000
     assert measured["accuracy_keras"] == pytest.approx(entry.metrics["accuracy_keras"], abs=0.001)
     assert measured["accuracy_tflite"] == pytest.approx(entry.metrics["accuracy_tflite"], abs=0.001)
