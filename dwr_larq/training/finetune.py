@@ -127,6 +127,7 @@ def finetune(model: str, *, weights, dataset: str, out, num_classes: int | None 
         config["mixed_precision"] = devices_.policy
 
     def prepare() -> lifecycle.Job:
+        tf.keras.utils.set_random_seed(seed)  # the new head starts the same whatever ran before in the process
         network, backbone = build_model(card, weights, source.num_classes, size, channels)
         if distribution.replicas > 1:
             network = clones.synchronize_batch_norms(network)

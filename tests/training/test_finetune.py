@@ -74,11 +74,13 @@ def test_finetune_from_a_published_tag_ends_well_above_chance(tmp_path, publishe
     np.testing.assert_allclose(outputs(model, images), outputs(finetuned, images), atol=1e-6)
 
 
-def test_the_head_step_leaves_the_backbone_as_pretrained(tmp_path, published, server):
-    out = tmp_path / "run"
-    finetune(published["card"], weights="digits", dataset=f"folder:{published['images']}", out=out,
-             epochs=1, fine_tune_epochs=0, **FAST)
-    finetuned = tf.keras.models.load_model(str(out / runs.MODEL))
+def test_the_head_step_leaves_the_backbone_as_pretrained_and_the_seed_sets_the_head(tmp_path, published, server):
+    def head_step(out):
+        finetune(published["card"], weights="digits", dataset=f"folder:{published['images']}", out=out,
+                 epochs=1, fine_tune_epochs=0, **FAST)
+        return tf.keras.models.load_model(str(out / runs.MODEL))
+
+    finetuned = head_step(tmp_path / "run")
     pretrained = zoo.get_model(published["card"], weights="digits", include_top=False)
     for layer in pretrained.layers:
         if layer.weights:
@@ -86,6 +88,11 @@ def test_the_head_step_leaves_the_backbone_as_pretrained(tmp_path, published, se
                 np.testing.assert_array_equal(before, after)
     head = finetuned.get_layer("logits").get_weights()[0]
     assert head.shape == (16, 3)
+    # The same run after other random draws in the process (the quickstart builds models first).
+    tf.random.uniform((100,))
+    np.random.default_rng().normal()
+    again = head_step(tmp_path / "again").get_layer("logits").get_weights()[0]
+    np.testing.assert_allclose(again, head, rtol=1e-5, atol=1e-6)
 
 
 def test_the_unfrozen_step_keeps_batch_norms_frozen():
