@@ -1,19 +1,20 @@
 """``dwr-larq quickstart``: the whole user path in a few minutes, on real data.
 
-1. Load the zoo's shipped Fashion-MNIST weights of ResNet20, its DWR reshape
-   ResNet20DWR and the LCE-tuned reshape ResNet20DWRLCE (``zoo.X(weights="fashion_mnist")``:
-   no download).
-2. Evaluate them on all 10,000 Fashion-MNIST test images, in Keras and, converted with
-   LCE, in LCE's interpreter.
+1. Load every zoo model that ships Fashion-MNIST weights (``shipped_models``: ResNet20
+   and its DWR reshapes, ``zoo.X(weights="fashion_mnist")``: no download).
+2. Evaluate them on all 10,000 Fashion-MNIST test images, prepared by the weights' own
+   ``preprocess``, in Keras and, converted with LCE, in LCE's interpreter (one
+   single-threaded interpreter per core, ``deploy.accuracy``).
 3. Print their costs side by side: binary MACs, activations, size, latency on this host
-   and the ARM estimate (``dwr_larq.deploy.arm_cost``: instructions per inference of
-   LCE's aarch64 kernels, estimated from the flatbuffer's ops).
-4. Transfer learning: fine-tune the last of them (the LCE-tuned DWR backbone) on
-   scikit-learn's digits (bundled, no download) and report its accuracy.
+   (one thread) and the ARM estimate (``dwr_larq.deploy.arm_cost``: instructions per
+   inference of LCE's aarch64 kernels, estimated from the flatbuffer's ops).
+4. Transfer learning, side by side: ``FINE_TUNED``'s shipped backbone with a new head,
+   fine-tuned on a few labelled digits (scikit-learn's, bundled), and the same model
+   trained from scratch on the same images for as many epochs.
 
 When Fashion-MNIST is absent and cannot be downloaded, it says how to get it and runs
 the steps that need no Fashion-MNIST (costs, latency, transfer learning). Results go
-to ``--out``; a second call reuses the fine-tuning run and the flatbuffers.
+to ``--out``; a second call reuses the two training runs and the flatbuffers.
 """
 
 from __future__ import annotations
@@ -27,12 +28,28 @@ import click
 from dwr_larq.atomic import write_atomically
 from dwr_larq.cli.common import POSITIVE_INT, quiet_tensorflow
 
-MODELS = ("ResNet20", "ResNet20DWR", "ResNet20DWRLCE")  # the last one is fine-tuned
 TAG = DATASET = "fashion_mnist"
-TRANSFER_DATASET = "digits"
-TRANSFER_EPOCHS = 3
-TRANSFER_FINE_TUNE_EPOCHS = 2
+# The model whose Fashion-MNIST backbone the transfer step fine-tunes: the LCE-tuned DWR reshape.
+FINE_TUNED = "ResNet20DWRLCE"
+# Five labelled images of each digit: with so few, what the backbone learnt on Fashion-MNIST
+# shows (with all 1,437 training digits, the model from scratch catches up within 5 epochs).
+TRANSFER_DATASET = "digits:5-per-class"
+TRANSFER_EPOCHS = 10  # the new head, backbone frozen
+TRANSFER_FINE_TUNE_EPOCHS = 10  # then the backbone too, batch norms kept
+TRANSFER_BATCH = 32
+HEAD_LEARNING_RATE = 1e-2  # a new head learns fast on frozen features; the backbone at a tenth of it
+SCRATCH_RECIPE = "bireal"  # one step, binary weights from the start: the project's simplest recipe
 LATENCY_RUNS = 50
+
+
+def shipped_models() -> list:
+    """The zoo models whose ``fashion_mnist`` weights ship in the package, in the zoo's
+    order: card files are numbered as models were added, so ResNet20 comes first and its
+    reshapes follow. A card that ships such weights joins the quickstart by itself."""
+    from dwr_larq import zoo
+
+    models = [name.rsplit(".", 1)[0] for name in zoo.list_pretrained(f"*.{TAG}")]
+    return [name for name in models if zoo.get_card(name).weights[TAG].top.shipped]
 
 
 def _count(value) -> str:
@@ -45,15 +62,14 @@ def _percent(value) -> str:
     return "n/a" if value is None else f"{value:.2%}"
 
 
-def model_row(name: str, out: Path, source, log=print) -> dict:
-    """Load one zoo model with its shipped weights, convert it, and measure it; ``source``
-    is Fashion-MNIST, or None when the data is not available."""
+def model_row(name: str, out: Path, test, log=print) -> dict:
+    """Load one zoo model with its shipped weights, convert it, and measure it; ``test`` is
+    Fashion-MNIST's raw ``(images, labels)``, or None when the data is not available."""
     from dwr_larq import zoo
     from dwr_larq.deploy import arm_cost, convert
     from dwr_larq.deploy.accuracy import keras_and_lce_accuracy
     from dwr_larq.deploy.timer import LocalTimer
     from dwr_larq.models import costs
-    from dwr_larq.training import data
 
     model = zoo.get_model(name, weights=TAG)
     label = model.name
@@ -64,11 +80,11 @@ def model_row(name: str, out: Path, source, log=print) -> dict:
     flatbuffer = tflite.read_bytes()
     figures = costs.measure(model)
     accuracy = {"accuracy_keras": None, "accuracy_tflite": None, "test_images": 0}
-    if source is not None:  # at the size and channels the weights were trained with
-        test = data.pipeline(source, "test", batch_size=256, image_size=model.input_shape[1],
-                             channels=model.input_shape[-1])
-        log(f"[{label}] evaluating on {test.num_examples} test images in Keras and in LCE's interpreter")
-        accuracy = keras_and_lce_accuracy(model, test, flatbuffer)
+    if test is not None:
+        images, labels = test
+        inputs = zoo.pretrained(name, TAG).preprocess(images)  # as the weights were evaluated
+        log(f"[{label}] evaluating on {len(labels)} test images in Keras and in LCE's interpreter")
+        accuracy = keras_and_lce_accuracy(model, (inputs, labels), flatbuffer)
     latency = LocalTimer().measure(tflite, threads=1, runs=LATENCY_RUNS, warmup=5)
     return {
         "model": label,
@@ -85,17 +101,27 @@ def model_row(name: str, out: Path, source, log=print) -> dict:
 
 
 def transfer(out: Path, *, epochs: int, fine_tune_epochs: int, log=print) -> dict:
-    """Fine-tune the DWR backbone (shipped Fashion-MNIST weights) on the digits."""
+    """``FINE_TUNED`` on ``TRANSFER_DATASET`` twice, for the same epochs: from its shipped
+    Fashion-MNIST backbone with a new head (``finetune``), and from scratch (``train``)."""
     from dwr_larq import zoo
     from dwr_larq.training.finetune import finetune
+    from dwr_larq.training.train import train
 
-    label = zoo.get_card(MODELS[-1]).name  # a zoo name, or the name inside a card file
-    run_dir = out / f"{label}-on-{TRANSFER_DATASET}"
-    log(f"[{label}] fine-tuning its {TAG} backbone on {TRANSFER_DATASET} in {run_dir}")
-    return finetune(
-        MODELS[-1], weights=TAG, dataset=TRANSFER_DATASET, out=run_dir, epochs=epochs,
-        fine_tune_epochs=fine_tune_epochs, batch_size=64, verbose=0,
+    card = zoo.get_card(FINE_TUNED)
+    entry = card.weights[TAG]
+    folder = TRANSFER_DATASET.replace(":", "-")
+    pretrained_run, scratch_run = out / f"{card.name}-{TAG}-on-{folder}", out / f"{card.name}-scratch-on-{folder}"
+    log(f"[{card.name}] fine-tuning its {TAG} backbone on {TRANSFER_DATASET} in {pretrained_run}")
+    pretrained = finetune(
+        FINE_TUNED, weights=TAG, dataset=TRANSFER_DATASET, out=pretrained_run, epochs=epochs,
+        fine_tune_epochs=fine_tune_epochs, batch_size=TRANSFER_BATCH, learning_rate=HEAD_LEARNING_RATE, verbose=0,
     )
+    log(f"[{card.name}] training it from scratch on {TRANSFER_DATASET} in {scratch_run}")
+    scratch = train(
+        FINE_TUNED, dataset=TRANSFER_DATASET, epochs=epochs + fine_tune_epochs, batch_size=TRANSFER_BATCH,
+        recipe=SCRATCH_RECIPE, input_size=entry.input_size, channels=entry.channels, out=scratch_run, verbose=0,
+    )
+    return {"dataset": TRANSFER_DATASET, "pretrained": pretrained, "scratch": scratch}
 
 
 COLUMNS = (
@@ -118,41 +144,52 @@ def table(rows: list) -> str:
     return text_table([name for name, _, _ in COLUMNS], cells)
 
 
-def fashion_mnist(log=print):
-    """The Fashion-MNIST source, or None after saying how to get the data."""
-    from dwr_larq.training import data
+def transfer_table(result: dict) -> str:
+    """The two transfer runs side by side: where each started, its accuracy, its epochs."""
+    from dwr_larq.formatting import text_table
+
+    starts = ((f"{TAG} backbone, new head", result["pretrained"]), (f"scratch ({SCRATCH_RECIPE} recipe)", result["scratch"]))
+    return text_table(["start", "accuracy", "epochs"],
+                      [[start, _percent(run["accuracy"]), str(run["epochs"])] for start, run in starts])
+
+
+def fashion_mnist_test(log=print):
+    """Fashion-MNIST's raw test ``(images, labels)``, or None after saying how to get them."""
+    from dwr_larq.training import keras_datasets
 
     try:
-        return data.source(DATASET)
+        folder = keras_datasets.locate(DATASET)
     except ValueError as error:
         log(f"note: skipping the accuracy columns: {error}")
         return None
+    return keras_datasets.read_split(DATASET, "test", folder)
 
 
 @click.command("quickstart")
 @click.option("--out", type=click.Path(file_okay=False), default="dwr-larq-quickstart", show_default=True,
-              help="Where flatbuffers, the fine-tuning run and quickstart.json go (re-running reuses them).")
+              help="Where flatbuffers, the two transfer runs and quickstart.json go (re-running reuses them).")
 @click.option("--transfer-epochs", type=POSITIVE_INT, default=TRANSFER_EPOCHS, show_default=True,
               help="Epochs of the new head on the digits, backbone frozen.")
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=TRANSFER_FINE_TUNE_EPOCHS, show_default=True,
-              help="Epochs with the backbone unfrozen afterwards.")
+              help="Epochs with the backbone unfrozen afterwards (the model from scratch trains for both).")
 def quickstart_command(out, transfer_epochs, fine_tune_epochs):
-    """The whole path in minutes: shipped Fashion-MNIST weights of ResNet20 and its DWR
-    reshapes, evaluated in Keras and LCE, their costs side by side, then transfer learning."""
+    """The whole path in minutes: the zoo's shipped Fashion-MNIST weights (ResNet20 and its DWR
+    reshapes) evaluated in Keras and LCE, their costs side by side, then transfer learning
+    against the same model trained from scratch."""
     from dwr_larq.atomic import check_output_folder
 
     quiet_tensorflow()
     start = time.perf_counter()
     out = check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
-    source = fashion_mnist(log=click.echo)
-    rows = [model_row(name, out, source, log=click.echo) for name in MODELS]
+    test = fashion_mnist_test(log=click.echo)
+    rows = [model_row(name, out, test, log=click.echo) for name in shipped_models()]
     tuned = transfer(out, epochs=transfer_epochs, fine_tune_epochs=fine_tune_epochs, log=click.echo)
     seconds = time.perf_counter() - start
     report = {"rows": rows, "transfer": tuned, "seconds": round(seconds, 1)}
     write_atomically(out / "quickstart.json", json.dumps(report, indent=2) + "\n")
     click.echo("")
-    where = f"{rows[0]['test_images']} {DATASET} test images" if source is not None else f"no {DATASET} data"
+    where = f"{rows[0]['test_images']} {DATASET} test images" if test is not None else f"no {DATASET} data"
     click.echo(f"Shipped {TAG} weights on {where}; latency: LCE interpreter on this host, 1 thread, median of {LATENCY_RUNS}; "
                "ARM estimate: instructions per inference of LCE 0.16's aarch64 kernels (Cortex-A72, 1 thread)")
     click.echo(table(rows))
@@ -160,8 +197,9 @@ def quickstart_command(out, transfer_epochs, fine_tune_epochs):
         if row["keras_accuracy"] is not None:
             gap = abs(row["keras_accuracy"] - row["tflite_accuracy"]) * 100
             click.echo(f"{row['model']}: the LCE flatbuffer is {gap:.2f} points from Keras")
-    click.echo(
-        f"Transfer learning: {tuned['model']}'s {TAG} backbone with a new head on {TRANSFER_DATASET}: "
-        f"{tuned['accuracy']:.2%} on {tuned['test_images']} held-out images after {tuned['epochs']} epochs"
-    )
-    click.echo(f"done in {seconds:.0f}s; flatbuffers, the fine-tuning run and quickstart.json in {out}")
+    pretrained = tuned["pretrained"]
+    click.echo("")
+    click.echo(f"Transfer learning: {pretrained['model']} on {TRANSFER_DATASET} ({pretrained['train_images']} labelled "
+               f"images), accuracy on {pretrained['test_images']} held-out digits")
+    click.echo(transfer_table(tuned))
+    click.echo(f"done in {seconds:.0f}s; flatbuffers, the transfer runs and quickstart.json in {out}")

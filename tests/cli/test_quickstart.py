@@ -53,9 +53,19 @@ def tiny_zoo(folder, rng) -> tuple:
     return tuple(paths)
 
 
+def test_the_models_are_the_zoo_cards_that_ship_fashion_mnist_weights_original_first():
+    models = quickstart.shipped_models()
+    assert models[:3] == ["ResNet20", "ResNet20DWR", "ResNet20DWRLCE"]  # a new card joins after them
+    assert quickstart.FINE_TUNED in models
+    for name in models:
+        assert zoo.get_card(name).weights["fashion_mnist"].top.shipped
+
+
 @pytest.fixture
 def tiny_quickstart(tmp_path, monkeypatch, rng):
-    monkeypatch.setattr(quickstart, "MODELS", tiny_zoo(tmp_path, rng))
+    models = tiny_zoo(tmp_path, rng)
+    monkeypatch.setattr(quickstart, "shipped_models", lambda: list(models))
+    monkeypatch.setattr(quickstart, "FINE_TUNED", models[-1])
     monkeypatch.setattr(quickstart, "LATENCY_RUNS", 3)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(keras_datasets, "DEBIAN_ROOT", tmp_path / "debian")
@@ -66,7 +76,7 @@ def tiny_quickstart(tmp_path, monkeypatch, rng):
     return tmp_path
 
 
-ARGS = ["--transfer-epochs", "1", "--fine-tune-epochs", "1"]
+ARGS = ["--transfer-epochs", "1", "--fine-tune-epochs", "0"]  # one epoch each, the fewest fits
 
 
 def test_quickstart_evaluates_shipped_weights_then_fine_tunes(tiny_quickstart, monkeypatch):
@@ -83,10 +93,21 @@ def test_quickstart_evaluates_shipped_weights_then_fine_tunes(tiny_quickstart, m
         assert (out / f"{row['model']}.tflite").stat().st_size == row["tflite_bytes"]
         tflite = out / f"{row['model']}.tflite"
         assert row["arm_instructions"] == arm_cost.estimate(tflite.read_bytes()).instructions > 0
+    # Transfer: the same model from its Fashion-MNIST backbone and from scratch, same images, same epochs.
     transfer = report["transfer"]
-    assert transfer["dataset"] == "digits" and transfer["test_images"] == 360 and transfer["epochs"] == 2
-    assert json.loads((out / "TinyB-on-digits" / "config.json").read_text())["channels"] == 1
+    pretrained, scratch = transfer["pretrained"], transfer["scratch"]
+    assert transfer["dataset"] == pretrained["dataset"] == scratch["dataset"] == quickstart.TRANSFER_DATASET
+    assert pretrained["model"] == scratch["model"] == "TinyB"
+    assert pretrained["train_images"] == scratch["train_images"] == 50 and pretrained["test_images"] == 360
+    assert pretrained["epochs"] == scratch["epochs"] == 1
+    runs = {name: json.loads((out / f"TinyB-{name}-on-digits-5-per-class" / "config.json").read_text())
+            for name in ("fashion_mnist", "scratch")}
+    assert runs["fashion_mnist"]["weights"] == "fashion_mnist" and runs["scratch"]["recipe"] == quickstart.SCRATCH_RECIPE
+    assert runs["fashion_mnist"]["channels"] == runs["scratch"]["channels"] == 1
     assert "Keras acc" in result.output and "Transfer learning" in result.output
+    lines = result.output.splitlines()
+    for start, run in (("fashion_mnist backbone", pretrained), ("scratch", scratch)):
+        assert any(line.startswith(start) and f"{run['accuracy']:.2%}" in line for line in lines), result.output
 
     # Again: the fine-tuning run and the flatbuffers are reused, so nothing trains or converts.
     from dwr_larq.deploy import convert
@@ -98,7 +119,7 @@ def test_quickstart_evaluates_shipped_weights_then_fine_tunes(tiny_quickstart, m
     monkeypatch.setattr(convert, "convert", refuse)
     again = CliRunner().invoke(main, ["quickstart", "--out", str(out), *ARGS])
     assert again.exit_code == 0, again.output
-    assert json.loads((out / "quickstart.json").read_text())["transfer"]["accuracy"] == transfer["accuracy"]
+    assert json.loads((out / "quickstart.json").read_text())["transfer"] == transfer
 
 
 def test_without_fashion_mnist_it_says_how_to_get_it_and_runs_the_rest(tiny_quickstart):
@@ -108,7 +129,7 @@ def test_without_fashion_mnist_it_says_how_to_get_it_and_runs_the_rest(tiny_quic
     assert "apt-get install dataset-fashion-mnist" in result.output and "--data-dir" in result.output
     report = json.loads((out / "quickstart.json").read_text())
     assert all(row["keras_accuracy"] is None and row["latency_ms"] > 0 for row in report["rows"])
-    assert report["transfer"]["test_images"] == 360
+    assert report["transfer"]["pretrained"]["test_images"] == report["transfer"]["scratch"]["test_images"] == 360
     assert "n/a" in result.output
 
 
@@ -129,4 +150,6 @@ def test_quickstart_for_real_matches_the_cards(tmp_path):
         assert row["test_images"] == 10_000
         assert abs(row["keras_accuracy"] - trained["accuracy_keras"]) <= 0.001
         assert abs(row["tflite_accuracy"] - trained["accuracy_tflite"]) <= 0.001
-    assert report["transfer"]["accuracy"] >= 0.4  # 10 classes: chance is 0.1; measured 0.59
+    transfer = report["transfer"]
+    # Measured: 57.5% against 36.1%; seeds 1 and 2 and another draw of the 50 images: 50-62% against 15-27%.
+    assert transfer["pretrained"]["accuracy"] >= transfer["scratch"]["accuracy"] + 0.15
